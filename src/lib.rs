@@ -8,3 +8,45 @@ pub mod mc;
 pub mod report;
 pub mod results;
 pub mod rng;
+pub mod cli;
+pub mod job;
+pub mod jobs;
+pub mod runtime;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+
+/// Runs one command line; the `ExitCode` is what the process should exit with.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Montecarlo(args) => jobs::execute(&args, |text, seed| {
+            Ok(job::montecarlo::MonteCarloJob::from_text(text, seed)?)
+        }),
+        Command::Show(args) => {
+            let options = report::ShowOptions {
+                table: args.table,
+                all: args.all,
+                sort: args.sort,
+                head: 5,
+            };
+            print!("{}", report::show(&args.file, &options)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate(args) => {
+            let text = job::JobText::read(&args.job)?;
+            match job::kind_of(&text)? {
+                job::Kind::MonteCarlo => {
+                    let job = job::montecarlo::MonteCarloJob::from_text(&text, None)?;
+                    println!(
+                        "{}: valid montecarlo job ({} paths in {} blocks)",
+                        args.job.display(),
+                        job.paths,
+                        job.n_blocks()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,1 +1,377 @@
-//! (in progress)
+//! Result files: HDF5 files whose root holds attributes describing a run and tables of rows.
+//! Every table is a 1-D compound dataset with fixed-length ASCII string members, chunked and
+//! resizable, so rows are appended as they arrive and `pandas.read_hdf(path, table)` reads it.
+//! Columns are known only at run time (`Schema`); one dynamic mechanism serves every table.
+//! `ResultFile` owns the file, its attributes and its tables; `TableWriter` appends to a table.
+
+mod hdf5io;
+mod table;
+
+#[cfg(test)]
+mod tests;
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use hdf5::types::VarLenUnicode;
+use hdf5::Datatype;
+
+use hdf5io::Layout;
+pub use table::{Column, ColumnType, Row, Schema, Table, Value};
+
+/// The root attribute that marks a triton-batch result file (its value: the crate version).
+pub const VERSION_ATTR: &str = "triton_batch_version";
+
+/// Rows per chunk of a table dataset.
+const CHUNK_ROWS: usize = 64;
+
+/// An HDF5 result file.
+pub struct ResultFile {
+    file: hdf5::File,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for ResultFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultFile")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// HDF5's signature, found at offset 0 or at 512, 1024, 2048, ... after a user block.
+const HDF5_SIGNATURE: [u8; 8] = *b"\x89HDF\r\n\x1a\n";
+
+/// A one-line error unless `path` is an existing HDF5 file.
+fn check_hdf5_file(path: &Path) -> anyhow::Result<()> {
+    let mut file =
+        fs::File::open(path).map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut offset = 0u64;
+    while offset + 8 <= len {
+        let mut magic = [0u8; 8];
+        use std::io::Seek;
+        let found = file.seek(std::io::SeekFrom::Start(offset)).is_ok()
+            && file.read_exact(&mut magic).is_ok()
+            && magic == HDF5_SIGNATURE;
+        if found {
+            return Ok(());
+        }
+        offset = if offset == 0 { 512 } else { offset * 2 };
+    }
+    bail!("{} is not an HDF5 file", path.display())
+}
+
+fn check_table_name(name: &str) -> anyhow::Result<()> {
+    if name.is_empty() || name.contains('/') || name.contains('\0') || name == "." {
+        bail!("invalid table name {name:?} (tables live at the file's root; no '/')");
+    }
+    Ok(())
+}
+
+impl ResultFile {
+    /// Creates (or truncates) a result file and marks it with `triton_batch_version`.
+    pub fn create(path: &Path) -> anyhow::Result<Self> {
+        let file = hdf5::File::create(path)
+            .with_context(|| format!("creating result file {}", path.display()))?;
+        let rf = ResultFile {
+            file,
+            path: path.to_owned(),
+        };
+        rf.set_attr(VERSION_ATTR, &Value::Str(env!("CARGO_PKG_VERSION").into()))?;
+        Ok(rf)
+    }
+
+    /// Opens an existing result file for reading and appending.
+    pub fn open_rw(path: &Path) -> anyhow::Result<Self> {
+        check_hdf5_file(path)?;
+        let file = hdf5::File::open_rw(path)
+            .with_context(|| format!("opening {} for writing", path.display()))?;
+        Ok(ResultFile {
+            file,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Opens an existing result file read-only. If HDF5's file lock refuses (another process,
+    /// e.g. a running job, has the file open for writing), it opens again without taking the
+    /// lock, so `show` can read a file during a run; the writer flushes after every append, so
+    /// the reader sees the rows flushed so far.
+    pub fn open_read(path: &Path) -> anyhow::Result<Self> {
+        check_hdf5_file(path)?;
+        let file = hdf5::File::open(path)
+            .or_else(|first| {
+                hdf5::File::with_options()
+                    .with_fapl(|fapl| fapl.file_locking(false))
+                    .open(path)
+                    .map_err(|_| first)
+            })
+            .with_context(|| format!("opening {}", path.display()))?;
+        Ok(ResultFile {
+            file,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The path the file was opened with.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sets a root attribute, replacing any of that name: `F64` as a float64 scalar, `I64` as an
+    /// int64 scalar, `Str` as a variable-length UTF-8 string scalar (h5py reads it as `str`).
+    pub fn set_attr(&self, name: &str, value: &Value) -> anyhow::Result<()> {
+        let ctx = || format!("setting attribute `{name}` of {}", self.path.display());
+        let exists = self
+            .file
+            .attr_names()
+            .with_context(ctx)?
+            .iter()
+            .any(|n| n == name);
+        if exists {
+            self.file.delete_attr(name).with_context(ctx)?;
+        }
+        match value {
+            Value::F64(x) => self
+                .file
+                .new_attr::<f64>()
+                .create(name)
+                .and_then(|a| a.write_scalar(x)),
+            Value::I64(i) => self
+                .file
+                .new_attr::<i64>()
+                .create(name)
+                .and_then(|a| a.write_scalar(i)),
+            Value::Str(s) => {
+                let s: VarLenUnicode = s
+                    .parse()
+                    .map_err(|_| anyhow!("a string attribute cannot contain NUL"))
+                    .with_context(ctx)?;
+                self.file
+                    .new_attr::<VarLenUnicode>()
+                    .create(name)
+                    .and_then(|a| a.write_scalar(&s))
+            }
+        }
+        .with_context(ctx)
+    }
+
+    /// A root attribute. Integers of any width, booleans and enums read as `I64`, floats as
+    /// `F64`, strings (fixed or variable length) as `Str`; arrays and other types as a `Str`.
+    pub fn attr(&self, name: &str) -> anyhow::Result<Value> {
+        let ctx = || format!("reading attribute `{name}` of {}", self.path.display());
+        let attr = self.file.attr(name).with_context(ctx)?;
+        hdf5io::read_attr(&attr).with_context(ctx)
+    }
+
+    /// All root attributes, sorted by name.
+    pub fn attrs(&self) -> anyhow::Result<Vec<(String, Value)>> {
+        let mut names = self
+            .file
+            .attr_names()
+            .with_context(|| format!("listing attributes of {}", self.path.display()))?;
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let value = self.attr(&name)?;
+                Ok((name, value))
+            })
+            .collect()
+    }
+
+    /// Creates an empty table (replacing any dataset of that name) and returns its writer.
+    pub fn create_table(&self, name: &str, schema: &Schema) -> anyhow::Result<TableWriter> {
+        let ctx = || format!("creating table `{name}` in {}", self.path.display());
+        check_table_name(name).with_context(ctx)?;
+        schema.validate().with_context(ctx)?;
+        if self.file.link_exists(name) {
+            if self.file.group(name).is_ok() {
+                bail!("{}: `{name}` is a group, not a table", ctx());
+            }
+            self.file.unlink(name).with_context(ctx)?;
+        }
+        let layout = Layout::of(schema);
+        let dataset = self
+            .file
+            .new_dataset_builder()
+            .empty_as(&layout.descriptor)
+            .shape(0..)
+            .chunk(CHUNK_ROWS)
+            .create(name)
+            .with_context(ctx)?;
+        self.writer(name, dataset, schema.clone(), layout)
+            .with_context(ctx)
+    }
+
+    /// Opens an existing table for appending; its schema is read from the file.
+    pub fn append_table(&self, name: &str) -> anyhow::Result<TableWriter> {
+        let ctx = || {
+            format!(
+                "opening table `{name}` of {} for appending",
+                self.path.display()
+            )
+        };
+        let dataset = self.dataset(name).with_context(ctx)?;
+        let schema = hdf5io::appendable_schema(&dataset).with_context(ctx)?;
+        let layout = Layout::of(&schema);
+        self.writer(name, dataset, schema, layout).with_context(ctx)
+    }
+
+    fn writer(
+        &self,
+        name: &str,
+        dataset: hdf5::Dataset,
+        schema: Schema,
+        layout: Layout,
+    ) -> anyhow::Result<TableWriter> {
+        let mem_type = Datatype::from_descriptor(&layout.descriptor)?;
+        // Write with the dataset's own datatype when it is ours (always, for tables created
+        // here); otherwise HDF5 converts from our layout, matching members by name.
+        let own_type = dataset.dtype()?;
+        let write_type = if own_type == mem_type {
+            own_type
+        } else {
+            mem_type
+        };
+        Ok(TableWriter {
+            file: self.file.clone(),
+            dataset,
+            schema,
+            layout,
+            write_type,
+            name: name.to_owned(),
+            path: self.path.clone(),
+        })
+    }
+
+    /// Creates (or replaces) a table holding `table`'s rows.
+    pub fn write_table(&self, name: &str, table: &Table) -> anyhow::Result<()> {
+        let mut writer = self.create_table(name, &table.schema)?;
+        writer.append(&table.rows)
+    }
+
+    fn dataset(&self, name: &str) -> anyhow::Result<hdf5::Dataset> {
+        if !self.has_table(name) {
+            let names = self.table_names().unwrap_or_default();
+            if names.is_empty() {
+                bail!("no table `{name}` (the file has no tables)");
+            }
+            bail!("no table `{name}`; tables: {}", names.join(", "));
+        }
+        Ok(self.file.dataset(name)?)
+    }
+
+    /// Reads a whole table. Any 1-D compound dataset reads: integer, boolean and enum members
+    /// as `I64`, floats as `F64`, strings as `Str`, other member types as the string "?".
+    pub fn read_table(&self, name: &str) -> anyhow::Result<Table> {
+        let ctx = || format!("reading table `{name}` of {}", self.path.display());
+        let dataset = self.dataset(name).with_context(ctx)?;
+        let (schema, rows) = hdf5io::read_compound(&dataset).with_context(ctx)?;
+        Ok(Table { schema, rows })
+    }
+
+    /// The tables (root datasets that are 1-D compounds), in name order.
+    pub fn table_names(&self) -> anyhow::Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .file
+            .member_names()
+            .with_context(|| format!("listing {}", self.path.display()))?
+            .into_iter()
+            .filter(|name| self.has_table(name))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Whether a table of that name exists.
+    pub fn has_table(&self, name: &str) -> bool {
+        if check_table_name(name).is_err() || !self.file.link_exists(name) {
+            return false;
+        }
+        match self.file.dataset(name) {
+            Ok(ds) => ds.ndim() == 1 && ds.dtype().is_ok_and(|t| hdf5io::is_compound(&t)),
+            Err(_) => false,
+        }
+    }
+
+    /// Flushes everything written so far to disk (H5Fflush), so it survives a crash of the writer.
+    pub fn flush(&self) -> anyhow::Result<()> {
+        self.file
+            .flush()
+            .with_context(|| format!("flushing {}", self.path.display()))
+    }
+}
+
+/// Appends rows to one table of a `ResultFile`.
+pub struct TableWriter {
+    file: hdf5::File,
+    dataset: hdf5::Dataset,
+    schema: Schema,
+    layout: Layout,
+    write_type: Datatype,
+    name: String,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for TableWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableWriter")
+            .field("path", &self.path)
+            .field("table", &self.name)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl TableWriter {
+    /// The table's columns.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Rows in the table now (read from the file, so other writers' rows count too).
+    pub fn len(&self) -> usize {
+        self.dataset.shape().first().copied().unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Checks every row against the schema (value count and types; an `I64` may go into an
+    /// `F64` column), then writes them after the existing rows and flushes the file. Strings
+    /// are stored as ASCII ('?' for other characters), cut to the column's length. Nothing is
+    /// written if any row is wrong.
+    pub fn append(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+        let ctx = || {
+            format!(
+                "appending to table `{}` of {}",
+                self.name,
+                self.path.display()
+            )
+        };
+        for (i, row) in rows.iter().enumerate() {
+            self.schema
+                .check_row(row)
+                .with_context(|| format!("row {i} of {}", rows.len()))
+                .with_context(ctx)?;
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let buf = self.layout.pack(&self.schema, rows);
+        let start = self.len();
+        self.dataset.resize(start + rows.len()).with_context(ctx)?;
+        if let Err(e) =
+            hdf5io::write_records(&self.dataset, &self.write_type, start, rows.len(), &buf)
+        {
+            // Do not leave blank rows behind.
+            let _ = self.dataset.resize(start);
+            return Err(e.context(ctx()));
+        }
+        self.file.flush().with_context(ctx)
+    }
+}

@@ -1,0 +1,190 @@
+//! The Monte Carlo job file (`[model]`, `[option]`, `[simulation]`) and its validation into a
+//! `MonteCarloJob`, whose parts are the checked types of `crate::mc`.
+
+use serde::{Deserialize, Serialize};
+
+use super::{JobError, JobText};
+use crate::mc::{Estimator, Model, OptionSpec, OptionType, Payoff, Pricing};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MonteCarloFile {
+    model: ModelSection,
+    option: OptionSection,
+    simulation: SimulationSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ModelKind {
+    Seed,
+    Gbm,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelSection {
+    kind: ModelKind,
+    s0: f64,
+    sigma: f64,
+    r: Option<f64>,
+    q: Option<f64>,
+    mu: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PayoffKind {
+    European,
+    AsianArithmetic,
+    AsianGeometric,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OptionTypeKind {
+    Call,
+    Put,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptionSection {
+    payoff: PayoffKind,
+    #[serde(rename = "type")]
+    option_type: OptionTypeKind,
+    strike: f64,
+    maturity: Option<f64>,
+    steps: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EstimatorKind {
+    Plain,
+    Antithetic,
+    ControlVariate,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulationSection {
+    paths: i64,
+    #[serde(default = "default_estimator")]
+    estimator: EstimatorKind,
+    #[serde(default)]
+    seed: u64,
+    block_paths: Option<i64>,
+}
+
+fn default_estimator() -> EstimatorKind {
+    EstimatorKind::Plain
+}
+
+/// Paths per task when the job does not say: small enough for a few dozen blocks per rank on
+/// typical jobs, large enough that a block (milliseconds) dwarfs the scheduling round trip.
+pub const DEFAULT_BLOCK_PATHS: u64 = 5_000;
+
+/// A validated Monte Carlo job: what every rank needs to simulate any block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonteCarloJob {
+    pub pricing: Pricing,
+    pub paths: u64,
+    pub block_paths: u64,
+    pub seed: u64,
+}
+
+impl MonteCarloJob {
+    /// Reads and validates a job file; `seed` replaces the file's seed when given.
+    pub fn from_text(job: &JobText, seed: Option<u64>) -> Result<Self, JobError> {
+        let file: MonteCarloFile = job.parse()?;
+        let invalid = |message: String| JobError::invalid(&job.path, message);
+        let model = model(&file.model).map_err(invalid)?;
+        let option = option(&file.option, &file.model.kind).map_err(invalid)?;
+        let estimator = match file.simulation.estimator {
+            EstimatorKind::Plain => Estimator::Plain,
+            EstimatorKind::Antithetic => Estimator::Antithetic,
+            EstimatorKind::ControlVariate => Estimator::ControlVariate,
+        };
+        let pricing = Pricing::new(model, option, estimator)
+            .map_err(|e| invalid(format!("[simulation] estimator: {e}")))?;
+        let paths = positive(file.simulation.paths, "[simulation] paths").map_err(invalid)?;
+        let block_paths = match file.simulation.block_paths {
+            Some(b) => positive(b, "[simulation] block_paths").map_err(invalid)?,
+            None => DEFAULT_BLOCK_PATHS,
+        };
+        Ok(MonteCarloJob {
+            pricing,
+            paths,
+            block_paths,
+            seed: seed.unwrap_or(file.simulation.seed),
+        })
+    }
+
+    pub fn n_blocks(&self) -> usize {
+        self.paths.div_ceil(self.block_paths) as usize
+    }
+
+    /// Paths in block `block`: all blocks are full but the last.
+    pub fn block_size(&self, block: usize) -> u64 {
+        let start = block as u64 * self.block_paths;
+        self.block_paths.min(self.paths - start)
+    }
+}
+
+fn positive(value: i64, key: &str) -> Result<u64, String> {
+    if value >= 1 {
+        Ok(value as u64)
+    } else {
+        Err(format!("{key} must be a whole number >= 1, got {value}"))
+    }
+}
+
+fn model(section: &ModelSection) -> Result<Model, String> {
+    let only_for = |key: &str, kind: &str| {
+        format!("[model] {key} applies only to kind = \"{kind}\"; remove it or change the kind")
+    };
+    let built = match section.kind {
+        ModelKind::Seed => {
+            if section.r.is_some() || section.q.is_some() {
+                return Err(only_for(if section.r.is_some() { "r" } else { "q" }, "gbm"));
+            }
+            Model::seed(section.s0, section.mu.unwrap_or(0.0), section.sigma)
+        }
+        ModelKind::Gbm => {
+            if section.mu.is_some() {
+                return Err(only_for("mu", "seed"));
+            }
+            Model::gbm(
+                section.s0,
+                section.r.unwrap_or(0.0),
+                section.q.unwrap_or(0.0),
+                section.sigma,
+            )
+        }
+    };
+    built.map_err(|e| format!("[model] {e}"))
+}
+
+fn option(section: &OptionSection, kind: &ModelKind) -> Result<OptionSpec, String> {
+    let payoff = match section.payoff {
+        PayoffKind::European => Payoff::European,
+        PayoffKind::AsianArithmetic => Payoff::AsianArithmetic,
+        PayoffKind::AsianGeometric => Payoff::AsianGeometric,
+    };
+    let option_type = match section.option_type {
+        OptionTypeKind::Call => OptionType::Call,
+        OptionTypeKind::Put => OptionType::Put,
+    };
+    let steps = positive(section.steps, "[option] steps")? as usize;
+    let maturity = match (kind, section.maturity) {
+        (_, Some(t)) => t,
+        // The seed walk steps one day at a time; its maturity follows from the step count.
+        (ModelKind::Seed, None) => steps as f64 / 365.0,
+        (ModelKind::Gbm, None) => {
+            return Err("[option] maturity is required for kind = \"gbm\" (years, > 0)".into())
+        }
+    };
+    OptionSpec::new(payoff, option_type, section.strike, maturity, steps)
+        .map_err(|e| format!("[option] {e}"))
+}

@@ -1,0 +1,320 @@
+//! The life of a job run, shared by every job kind: rank 0 reads and validates the job and opens
+//! the output journal before any compute; the validated job goes to every rank; tasks run on the
+//! scheduler and each output is appended to the journal as it arrives; rank 0 then reduces the
+//! journal in task-id order into summary tables and renames the journal into place.
+//!
+//! The journal is `<out>.partial`: a crash keeps every finished task there, `--resume` picks it up,
+//! and the final file is only ever replaced by a rename, so a failed run never damages it.
+
+pub mod montecarlo;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::cli::RunArgs;
+use crate::job::JobText;
+use crate::results::{ResultFile, Row, Schema, Table, Value};
+use crate::runtime::progress::Progress;
+use crate::runtime::scheduler::{self, Completed, Tasks};
+use crate::runtime::Cluster;
+
+/// What a job kind adds to the shared run: its tasks, its journal rows and its reduction.
+pub trait JobKind: Tasks + Serialize + DeserializeOwned + Clone {
+    /// `job_kind` attribute and subcommand name.
+    const KIND: &'static str;
+    /// Name of the table that records one row per finished task.
+    const JOURNAL_TABLE: &'static str;
+
+    fn seed(&self) -> u64;
+    fn n_tasks(&self) -> usize;
+    /// Columns after the common `task, rank, host, seconds`.
+    fn output_schema(&self) -> Schema;
+    fn output_row(&self, output: &Self::Output) -> Row;
+    /// Writes the summary tables from the journal, whose rows are sorted by task id.
+    fn finish(&self, journal: &Table, file: &ResultFile, wall_seconds: f64) -> anyhow::Result<()>;
+}
+
+/// Runs a job of kind `J` on this rank; `validate` reads the job on rank 0 only.
+pub fn execute<J: JobKind>(
+    args: &RunArgs,
+    validate: impl FnOnce(&JobText, Option<u64>) -> anyhow::Result<J>,
+) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let cluster = Cluster::init()?;
+    let prepared = cluster.is_root().then(|| prepare::<J>(&cluster, args, validate));
+    let shared: Result<J, String> = cluster.share_from_root(
+        prepared
+            .as_ref()
+            .map(|p| p.as_ref().map(|(job, _)| job.clone()).map_err(|e| format!("{e:#}")))
+            .as_ref(),
+    );
+    let (job, journal) = match (shared, prepared) {
+        (Ok(job), prepared) => (job, prepared.and_then(Result::ok).map(|(_, journal)| journal)),
+        // Bad input: rank 0 reports it once; nothing was computed, so every rank ends normally.
+        (Err(_), Some(Err(err))) => return Err(err),
+        (Err(_), _) => return Ok(ExitCode::from(2)),
+    };
+    if let Err(err) = run_and_finish(&cluster, &job, journal, args, started) {
+        cluster.abort(&format!("{err:#}"), 1);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rank 0's state during a run: the open journal and what it already holds.
+struct Journal {
+    file: ResultFile,
+    path: PathBuf,
+    out: PathBuf,
+    recorded: Vec<usize>,
+}
+
+fn prepare<J: JobKind>(
+    cluster: &Cluster,
+    args: &RunArgs,
+    validate: impl FnOnce(&JobText, Option<u64>) -> anyhow::Result<J>,
+) -> anyhow::Result<(J, Journal)> {
+    let text = JobText::read(&args.job)?;
+    let job = validate(&text, args.seed)?;
+    let out = output_path(args.out.as_deref(), &text)?;
+    let journal = open_journal(&job, &text, &out, args.resume, cluster)?;
+    Ok((job, journal))
+}
+
+/// The result file: `--out`, whose folder must exist, or `results/<job name>.h5`.
+fn output_path(out: Option<&Path>, job: &JobText) -> anyhow::Result<PathBuf> {
+    let Some(out) = out else {
+        let dir = Path::new("results");
+        std::fs::create_dir_all(dir).context("creating the default output folder `results`")?;
+        return Ok(dir.join(format!("{}.h5", job.name())));
+    };
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "--out `{}`: folder `{}` does not exist (create it first or choose another --out)",
+            out.display(),
+            parent.display()
+        );
+    }
+    Ok(out.to_path_buf())
+}
+
+fn journal_path(out: &Path) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
+}
+
+fn open_journal<J: JobKind>(
+    job: &J,
+    text: &JobText,
+    out: &Path,
+    resume: bool,
+    cluster: &Cluster,
+) -> anyhow::Result<Journal> {
+    let path = journal_path(out);
+    let previous = [&path, &out.to_path_buf()]
+        .into_iter()
+        .find(|p| resume && p.exists())
+        .cloned();
+    let file = match previous {
+        Some(previous) => {
+            check_same_job(&previous, text, job.seed())?;
+            if previous != path {
+                std::fs::copy(&previous, &path).with_context(|| {
+                    format!("copying `{}` to `{}` to resume", previous.display(), path.display())
+                })?;
+            }
+            ResultFile::open_rw(&path)?
+        }
+        None => create_journal(job, text, &path)?,
+    };
+    write_run_attributes(&file, cluster)?;
+    let recorded = if file.has_table(J::JOURNAL_TABLE) {
+        recorded_tasks(&file.read_table(J::JOURNAL_TABLE)?, job.n_tasks())?
+    } else {
+        vec![]
+    };
+    Ok(Journal {
+        file,
+        path,
+        out: out.to_path_buf(),
+        recorded,
+    })
+}
+
+fn create_journal<J: JobKind>(job: &J, text: &JobText, path: &Path) -> anyhow::Result<ResultFile> {
+    let file = ResultFile::create(path)
+        .with_context(|| format!("cannot write the result journal `{}`", path.display()))?;
+    let attrs = [
+        ("triton_batch_version", Value::Str(env!("CARGO_PKG_VERSION").into())),
+        ("job_kind", Value::Str(J::KIND.into())),
+        ("job_toml", Value::Str(text.text.clone())),
+        ("seed", Value::I64(job.seed() as i64)),
+    ];
+    for (name, value) in &attrs {
+        file.set_attr(name, value)?;
+    }
+    file.create_table(J::JOURNAL_TABLE, &journal_schema(job))?;
+    Ok(file)
+}
+
+fn journal_schema<J: JobKind>(job: &J) -> Schema {
+    let mut schema = Schema::new().i64("task").i64("rank").str("host", 64).f64("seconds");
+    schema.columns.extend(job.output_schema().columns);
+    schema
+}
+
+/// Attributes that describe this run (a resumed run replaces the interrupted run's).
+fn write_run_attributes(file: &ResultFile, cluster: &Cluster) -> anyhow::Result<()> {
+    let started_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    file.set_attr("n_ranks", &Value::I64(cluster.size() as i64))?;
+    file.set_attr("hosts", &Value::Str(cluster.hosts().join(",")))?;
+    file.set_attr("started_at", &Value::Str(started_at))?;
+    file.set_attr("command_line", &Value::Str(command_line))
+}
+
+fn check_same_job(previous: &Path, text: &JobText, seed: u64) -> anyhow::Result<()> {
+    let file = ResultFile::open_read(previous)?;
+    let refuse = |what: &str| {
+        anyhow::anyhow!(
+            "--resume: `{}` was written by a different job ({what}); run without --resume or choose another --out",
+            previous.display()
+        )
+    };
+    match file.attr("job_toml")? {
+        Value::Str(old) if old == text.text => {}
+        _ => return Err(refuse(&format!("its job text differs from `{}`", text.path.display()))),
+    }
+    match file.attr("seed")? {
+        Value::I64(old) if old == seed as i64 => Ok(()),
+        old => Err(refuse(&format!("seed {old:?}, not {seed}"))),
+    }
+}
+
+fn recorded_tasks(table: &Table, n_tasks: usize) -> anyhow::Result<Vec<usize>> {
+    let tasks = table.i64_column("task")?;
+    tasks
+        .into_iter()
+        .map(|t| {
+            usize::try_from(t)
+                .ok()
+                .filter(|&t| t < n_tasks)
+                .ok_or_else(|| anyhow::anyhow!("the journal names task {t}, outside 0..{n_tasks}"))
+        })
+        .collect()
+}
+
+fn run_and_finish<J: JobKind>(
+    cluster: &Cluster,
+    job: &J,
+    journal: Option<Journal>,
+    args: &RunArgs,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let Some(journal) = journal else {
+        return scheduler::run(cluster, job, &[], args.schedule, |_| Ok(()));
+    };
+    let mut rows = journal.file.append_table(J::JOURNAL_TABLE)?;
+    let done: std::collections::BTreeSet<usize> = journal.recorded.iter().copied().collect();
+    let pending: Vec<usize> = (0..job.n_tasks()).filter(|t| !done.contains(t)).collect();
+    let mut progress = Progress::new(job.n_tasks(), done.len(), args.quiet);
+    let mut ranks = RankLoad::new(cluster.hosts());
+    scheduler::run(cluster, job, &pending, args.schedule, |completed: Completed<J::Output>| {
+        let host = ranks.record(&completed);
+        let mut row = vec![
+            Value::I64(completed.task as i64),
+            Value::I64(completed.rank as i64),
+            Value::Str(host),
+            Value::F64(completed.seconds),
+        ];
+        row.extend(job.output_row(&completed.output));
+        rows.append(&[row])?;
+        progress.task_done();
+        Ok(())
+    })?;
+    progress.finish();
+    drop(rows);
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let table = sorted_by_task(journal.file.read_table(J::JOURNAL_TABLE)?)?;
+    job.finish(&table, &journal.file, wall_seconds)?;
+    journal.file.write_table("ranks", &ranks.table())?;
+    journal.file.set_attr("wall_seconds", &Value::F64(wall_seconds))?;
+    journal.file.flush()?;
+    drop(journal.file);
+    std::fs::rename(&journal.path, &journal.out).with_context(|| {
+        format!("renaming `{}` to `{}`", journal.path.display(), journal.out.display())
+    })?;
+    if !args.quiet {
+        eprintln!("triton-batch: wrote {}", journal.out.display());
+    }
+    Ok(())
+}
+
+/// Journal rows in task-id order, one per task: the order every reduction uses.
+fn sorted_by_task(mut table: Table) -> anyhow::Result<Table> {
+    let tasks = table.i64_column("task")?;
+    let mut order: Vec<usize> = (0..tasks.len()).collect();
+    order.sort_by_key(|&i| tasks[i]);
+    if order.windows(2).any(|w| tasks[w[0]] == tasks[w[1]]) {
+        anyhow::bail!("the journal records a task twice");
+    }
+    let mut rows: Vec<Option<Row>> = table.rows.drain(..).map(Some).collect();
+    table.rows = order.into_iter().filter_map(|i| rows[i].take()).collect();
+    Ok(table)
+}
+
+/// Tasks done and busy seconds per rank in this run, to see the load balance.
+struct RankLoad {
+    hosts: Vec<String>,
+    load: BTreeMap<usize, (i64, f64)>,
+}
+
+impl RankLoad {
+    fn new(hosts: &[String]) -> Self {
+        let load = (0..hosts.len()).map(|r| (r, (0, 0.0))).collect();
+        RankLoad {
+            hosts: hosts.to_vec(),
+            load,
+        }
+    }
+
+    /// Counts the task and returns the host of the rank that ran it.
+    fn record<O>(&mut self, completed: &Completed<O>) -> String {
+        let entry = self.load.entry(completed.rank).or_default();
+        entry.0 += 1;
+        entry.1 += completed.seconds;
+        self.hosts.get(completed.rank).cloned().unwrap_or_default()
+    }
+
+    fn table(&self) -> Table {
+        let schema = Schema::new()
+            .i64("rank")
+            .str("host", 64)
+            .i64("tasks")
+            .f64("busy_seconds");
+        let rows = self
+            .load
+            .iter()
+            .map(|(&rank, &(tasks, busy))| {
+                vec![
+                    Value::I64(rank as i64),
+                    Value::Str(self.hosts.get(rank).cloned().unwrap_or_default()),
+                    Value::I64(tasks),
+                    Value::F64(busy),
+                ]
+            })
+            .collect();
+        Table { schema, rows }
+    }
+}

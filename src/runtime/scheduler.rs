@@ -1,0 +1,279 @@
+//! Hands tasks to ranks and brings their outputs back to rank 0.
+//!
+//! Every rank, rank 0 included, runs the same worker loop: ask for a chunk of task ids, run them,
+//! send each output back as soon as it is done. Rank 0's main thread is the coordinator: it answers
+//! requests (chunks shrink as the queue empties under the dynamic schedule; one fixed, even share
+//! per rank under the static one), passes each output to the caller's sink in arrival order, and
+//! sleeps between polls so that coordinating costs no core. Rank 0's worker loop runs on a second
+//! thread and talks to the coordinator over channels; only the main thread calls MPI.
+//!
+//! Which rank runs a task never changes its output (task streams come from the seed and task id),
+//! so callers that reduce by task id get the same numbers under any schedule and rank count.
+
+use std::collections::VecDeque;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use mpi::point_to_point::{MatchedReceiveVec, Source};
+use mpi::topology::Communicator;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use super::{decode, encode, failure, tag, Cluster, POLL_INTERVAL};
+use crate::cli::Schedule;
+
+/// A set of independent tasks, identified by `0..n`, that any rank can run.
+pub trait Tasks: Sync {
+    type Output: Serialize + DeserializeOwned + Send;
+    fn run(&self, task: usize) -> anyhow::Result<Self::Output>;
+}
+
+/// One task's output as it reaches rank 0.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Completed<O> {
+    pub task: usize,
+    pub rank: usize,
+    /// Time spent running the task, for load-balance tables and cost models.
+    pub seconds: f64,
+    pub output: O,
+}
+
+/// Runs `pending` (meaningful on rank 0) over all ranks and passes every output to `sink` on rank
+/// 0. Returns on every rank once all tasks are done. A task that fails ends the whole job.
+pub fn run<T: Tasks>(
+    cluster: &Cluster,
+    tasks: &T,
+    pending: &[usize],
+    schedule: Schedule,
+    sink: impl FnMut(Completed<T::Output>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    if !cluster.is_root() {
+        work(tasks, cluster.rank(), &mut MpiLink { cluster });
+        return Ok(());
+    }
+    let (event_tx, event_rx) = mpsc::channel();
+    let (assign_tx, assign_rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut link = ChannelLink {
+                events: event_tx,
+                assignments: assign_rx,
+            };
+            work(tasks, 0, &mut link);
+        });
+        let coordinator = Coordinator::new(cluster, pending, schedule);
+        coordinator.run(event_rx, assign_tx, sink)
+    })
+}
+
+/// A worker's line to the coordinator.
+trait Link<O> {
+    fn request(&mut self);
+    /// Blocks (without spinning) until the coordinator answers; empty means no work is left.
+    fn next_assignment(&mut self) -> Vec<usize>;
+    fn deliver(&mut self, completed: Completed<O>);
+}
+
+/// The worker loop. A request for the next chunk goes out when the last task of the current one
+/// starts, so the answer is usually waiting when the task ends.
+fn work<T: Tasks>(tasks: &T, rank: usize, link: &mut impl Link<T::Output>) {
+    let mut queue = VecDeque::new();
+    link.request();
+    let mut outstanding = true;
+    let mut started_tasks = 0;
+    loop {
+        if queue.is_empty() {
+            if !outstanding {
+                link.request();
+            }
+            let assignment = link.next_assignment();
+            outstanding = false;
+            if assignment.is_empty() {
+                return;
+            }
+            queue.extend(assignment);
+        }
+        let task = queue.pop_front().expect("queue refilled above");
+        if queue.is_empty() {
+            link.request();
+            outstanding = true;
+        }
+        let started = Instant::now();
+        let output = failure::injected(rank, started_tasks)
+            .and_then(|()| tasks.run(task))
+            .unwrap_or_else(|err| failure::abort_job(&format!("task {task} failed: {err:#}"), 1));
+        started_tasks += 1;
+        link.deliver(Completed {
+            task,
+            rank,
+            seconds: started.elapsed().as_secs_f64(),
+            output,
+        });
+    }
+}
+
+struct MpiLink<'a> {
+    cluster: &'a Cluster,
+}
+
+impl<O: Serialize> Link<O> for MpiLink<'_> {
+    fn request(&mut self) {
+        self.cluster.send(0, tag::REQUEST, &[]);
+    }
+
+    fn next_assignment(&mut self) -> Vec<usize> {
+        decode(&self.cluster.receive_polling(0, tag::ASSIGN))
+    }
+
+    fn deliver(&mut self, completed: Completed<O>) {
+        self.cluster.send(0, tag::RESULT, &encode(&completed));
+    }
+}
+
+enum LocalEvent<O> {
+    Request,
+    Result(Completed<O>),
+}
+
+struct ChannelLink<O> {
+    events: mpsc::Sender<LocalEvent<O>>,
+    assignments: mpsc::Receiver<Vec<usize>>,
+}
+
+impl<O> Link<O> for ChannelLink<O> {
+    fn request(&mut self) {
+        // The coordinator outlives this thread (scoped), so the channel is open.
+        let _ = self.events.send(LocalEvent::Request);
+    }
+
+    fn next_assignment(&mut self) -> Vec<usize> {
+        self.assignments.recv().unwrap_or_default()
+    }
+
+    fn deliver(&mut self, completed: Completed<O>) {
+        let _ = self.events.send(LocalEvent::Result(completed));
+    }
+}
+
+/// Rank 0's bookkeeping: what is left to hand out, who has stopped, how many outputs came back.
+struct Coordinator<'a> {
+    cluster: &'a Cluster,
+    schedule: Schedule,
+    queue: VecDeque<usize>,
+    /// Static schedule: each rank's share, handed out whole at its first request.
+    shares: Vec<Option<Vec<usize>>>,
+    expected: usize,
+    received: usize,
+    stopped: usize,
+}
+
+impl<'a> Coordinator<'a> {
+    fn new(cluster: &'a Cluster, pending: &[usize], schedule: Schedule) -> Self {
+        let size = cluster.size();
+        let shares = (0..size)
+            .map(|rank| {
+                let (start, end) = (
+                    rank * pending.len() / size,
+                    (rank + 1) * pending.len() / size,
+                );
+                Some(pending[start..end].to_vec())
+            })
+            .collect();
+        Coordinator {
+            cluster,
+            schedule,
+            queue: pending.iter().copied().collect(),
+            shares,
+            expected: pending.len(),
+            received: 0,
+            stopped: 0,
+        }
+    }
+
+    fn run<O: DeserializeOwned>(
+        mut self,
+        events: mpsc::Receiver<LocalEvent<O>>,
+        local_assignments: mpsc::Sender<Vec<usize>>,
+        mut sink: impl FnMut(Completed<O>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let world = self.cluster.world();
+        while self.stopped < self.cluster.size() || self.received < self.expected {
+            let mut idle = true;
+            while let Some((message, status)) = world.any_process().immediate_matched_probe() {
+                idle = false;
+                let rank = status.source_rank() as usize;
+                let (bytes, _) = (message, status).matched_receive_vec::<u8>();
+                match status.tag() {
+                    tag::REQUEST => {
+                        let chunk = self.next_chunk(rank);
+                        self.cluster.send(rank, tag::ASSIGN, &encode(&chunk));
+                    }
+                    tag::RESULT => self.accept(decode(&bytes), &mut sink)?,
+                    other => anyhow::bail!("unexpected message tag {other} from rank {rank}"),
+                }
+            }
+            while let Ok(event) = events.try_recv() {
+                idle = false;
+                match event {
+                    LocalEvent::Request => {
+                        let chunk = self.next_chunk(0);
+                        let _ = local_assignments.send(chunk);
+                    }
+                    LocalEvent::Result(completed) => self.accept(completed, &mut sink)?,
+                }
+            }
+            if idle {
+                std::thread::sleep(POLL_INTERVAL);
+            }
+        }
+        Ok(())
+    }
+
+    fn accept<O>(
+        &mut self,
+        completed: Completed<O>,
+        sink: &mut impl FnMut(Completed<O>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        self.received += 1;
+        sink(completed)
+    }
+
+    /// The next chunk for `rank`; empty (and the rank counted as stopped) when nothing is left.
+    fn next_chunk(&mut self, rank: usize) -> Vec<usize> {
+        let chunk = match self.schedule {
+            Schedule::Static => self.shares[rank].take().unwrap_or_default(),
+            Schedule::Dynamic => {
+                let size = guided_chunk(self.queue.len(), self.cluster.size());
+                self.queue.drain(..size).collect()
+            }
+        };
+        if chunk.is_empty() {
+            self.stopped += 1;
+        }
+        chunk
+    }
+}
+
+/// Guided self-scheduling: a chunk is a share of what remains, so early chunks amortise the round
+/// trip and late ones are single tasks that even out the finish across ranks of unequal speed.
+fn guided_chunk(remaining: usize, ranks: usize) -> usize {
+    remaining.div_ceil(2 * ranks).min(remaining)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guided_chunk;
+
+    #[test]
+    fn guided_chunks_shrink_to_one_and_cover_the_queue() {
+        let mut remaining = 100;
+        let mut chunks = vec![];
+        while remaining > 0 {
+            let c = guided_chunk(remaining, 2);
+            chunks.push(c);
+            remaining -= c;
+        }
+        assert_eq!(chunks[0], 25);
+        assert_eq!(*chunks.last().unwrap(), 1);
+        assert!(chunks.windows(2).all(|w| w[0] >= w[1]));
+    }
+}

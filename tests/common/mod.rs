@@ -1,0 +1,108 @@
+//! Helpers for integration tests: run the real binary, alone or under a real `mpirun`, always
+//! under `timeout` so that a hung job fails the test instead of hanging it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_triton-batch");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The result of one run and how long it took.
+pub struct Run {
+    pub output: Output,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    pub fn assert_success(&self) -> &Self {
+        assert!(
+            self.output.status.success(),
+            "run failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+fn run(mut command: Command) -> Run {
+    command
+        .current_dir(repo())
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    let started = Instant::now();
+    let output = command.output().expect("starting the command");
+    Run {
+        output,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// `triton-batch ARGS` without mpirun (a singleton MPI process).
+pub fn triton(args: &[&str], limit_seconds: u64) -> Run {
+    triton_env(args, limit_seconds, &[])
+}
+
+pub fn triton_env(args: &[&str], limit_seconds: u64, env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new("timeout");
+    command
+        .args(["-k", "10", &limit_seconds.to_string(), BIN])
+        .args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    run(command)
+}
+
+/// `mpirun -np N triton-batch ARGS`, oversubscribed, under a timeout.
+pub fn mpirun(np: usize, args: &[&str], limit_seconds: u64) -> Run {
+    mpirun_env(np, args, limit_seconds, &[])
+}
+
+pub fn mpirun_env(np: usize, args: &[&str], limit_seconds: u64, env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new("timeout");
+    command.args([
+        "-k",
+        "10",
+        &limit_seconds.to_string(),
+        "mpirun",
+        "--oversubscribe",
+    ]);
+    for (k, v) in env {
+        command.args(["-x", &format!("{k}={v}")]);
+    }
+    command.args(["-np", &np.to_string(), BIN]).args(args);
+    run(command)
+}
+
+/// A fresh temporary folder for one test's files.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("creating a temporary folder")
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Writes a job file into `dir` and returns its path.
+pub fn job_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("writing a job file");
+    path
+}
