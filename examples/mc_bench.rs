@@ -94,5 +94,8 @@ fn main() {
     println!("gbm_cv_price {:.4} {:.4}", e.price, e.std_error);
     println!("gbm_cv_variance_reduction {:.1}", e.variance_reduction);
     println!("gbm_cv_us_per_path {:.3}", secs * 1e6 / cv_paths as f64);
-    println!("gbm_cv_seconds_to_se_0.01 {:.4}", secs * (e.std_error / 0.01).powi(2));
+    println!(
+        "gbm_cv_seconds_to_se_0.01 {:.4}",
+        secs * (e.std_error / 0.01).powi(2)
+    );
 }

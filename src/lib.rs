@@ -4,13 +4,14 @@
 //! The library holds all logic so that tests call it directly; `main.rs` only parses, runs and
 //! reports. MPI lives in `runtime`; algorithms (`mc`) know nothing of it.
 
-pub mod mc;
-pub mod report;
-pub mod results;
-pub mod rng;
 pub mod cli;
 pub mod job;
 pub mod jobs;
+pub mod mc;
+pub mod ml;
+pub mod report;
+pub mod results;
+pub mod rng;
 pub mod runtime;
 
 use std::process::ExitCode;

@@ -46,15 +46,24 @@ pub fn execute<J: JobKind>(
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let cluster = Cluster::init()?;
-    let prepared = cluster.is_root().then(|| prepare::<J>(&cluster, args, validate));
+    let prepared = cluster
+        .is_root()
+        .then(|| prepare::<J>(&cluster, args, validate));
     let shared: Result<J, String> = cluster.share_from_root(
         prepared
             .as_ref()
-            .map(|p| p.as_ref().map(|(job, _)| job.clone()).map_err(|e| format!("{e:#}")))
+            .map(|p| {
+                p.as_ref()
+                    .map(|(job, _)| job.clone())
+                    .map_err(|e| format!("{e:#}"))
+            })
             .as_ref(),
     );
     let (job, journal) = match (shared, prepared) {
-        (Ok(job), prepared) => (job, prepared.and_then(Result::ok).map(|(_, journal)| journal)),
+        (Ok(job), prepared) => (
+            job,
+            prepared.and_then(Result::ok).map(|(_, journal)| journal),
+        ),
         // Bad input: rank 0 reports it once; nothing was computed, so every rank ends normally.
         (Err(_), Some(Err(err))) => return Err(err),
         (Err(_), _) => return Ok(ExitCode::from(2)),
@@ -129,7 +138,11 @@ fn open_journal<J: JobKind>(
             check_same_job(&previous, text, job.seed())?;
             if previous != path {
                 std::fs::copy(&previous, &path).with_context(|| {
-                    format!("copying `{}` to `{}` to resume", previous.display(), path.display())
+                    format!(
+                        "copying `{}` to `{}` to resume",
+                        previous.display(),
+                        path.display()
+                    )
                 })?;
             }
             ResultFile::open_rw(&path)?
@@ -154,7 +167,10 @@ fn create_journal<J: JobKind>(job: &J, text: &JobText, path: &Path) -> anyhow::R
     let file = ResultFile::create(path)
         .with_context(|| format!("cannot write the result journal `{}`", path.display()))?;
     let attrs = [
-        ("triton_batch_version", Value::Str(env!("CARGO_PKG_VERSION").into())),
+        (
+            "triton_batch_version",
+            Value::Str(env!("CARGO_PKG_VERSION").into()),
+        ),
         ("job_kind", Value::Str(J::KIND.into())),
         ("job_toml", Value::Str(text.text.clone())),
         ("seed", Value::I64(job.seed() as i64)),
@@ -167,7 +183,11 @@ fn create_journal<J: JobKind>(job: &J, text: &JobText, path: &Path) -> anyhow::R
 }
 
 fn journal_schema<J: JobKind>(job: &J) -> Schema {
-    let mut schema = Schema::new().i64("task").i64("rank").str("host", 64).f64("seconds");
+    let mut schema = Schema::new()
+        .i64("task")
+        .i64("rank")
+        .str("host", 64)
+        .f64("seconds");
     schema.columns.extend(job.output_schema().columns);
     schema
 }
@@ -194,7 +214,12 @@ fn check_same_job(previous: &Path, text: &JobText, seed: u64) -> anyhow::Result<
     };
     match file.attr("job_toml")? {
         Value::Str(old) if old == text.text => {}
-        _ => return Err(refuse(&format!("its job text differs from `{}`", text.path.display()))),
+        _ => {
+            return Err(refuse(&format!(
+                "its job text differs from `{}`",
+                text.path.display()
+            )))
+        }
     }
     match file.attr("seed")? {
         Value::I64(old) if old == seed as i64 => Ok(()),
@@ -230,30 +255,42 @@ fn run_and_finish<J: JobKind>(
     let pending: Vec<usize> = (0..job.n_tasks()).filter(|t| !done.contains(t)).collect();
     let mut progress = Progress::new(job.n_tasks(), done.len(), args.quiet);
     let mut ranks = RankLoad::new(cluster.hosts());
-    scheduler::run(cluster, job, &pending, args.schedule, |completed: Completed<J::Output>| {
-        let host = ranks.record(&completed);
-        let mut row = vec![
-            Value::I64(completed.task as i64),
-            Value::I64(completed.rank as i64),
-            Value::Str(host),
-            Value::F64(completed.seconds),
-        ];
-        row.extend(job.output_row(&completed.output));
-        rows.append(&[row])?;
-        progress.task_done();
-        Ok(())
-    })?;
+    scheduler::run(
+        cluster,
+        job,
+        &pending,
+        args.schedule,
+        |completed: Completed<J::Output>| {
+            let host = ranks.record(&completed);
+            let mut row = vec![
+                Value::I64(completed.task as i64),
+                Value::I64(completed.rank as i64),
+                Value::Str(host),
+                Value::F64(completed.seconds),
+            ];
+            row.extend(job.output_row(&completed.output));
+            rows.append(&[row])?;
+            progress.task_done();
+            Ok(())
+        },
+    )?;
     progress.finish();
     drop(rows);
     let wall_seconds = started.elapsed().as_secs_f64();
     let table = sorted_by_task(journal.file.read_table(J::JOURNAL_TABLE)?)?;
     job.finish(&table, &journal.file, wall_seconds)?;
     journal.file.write_table("ranks", &ranks.table())?;
-    journal.file.set_attr("wall_seconds", &Value::F64(wall_seconds))?;
+    journal
+        .file
+        .set_attr("wall_seconds", &Value::F64(wall_seconds))?;
     journal.file.flush()?;
     drop(journal.file);
     std::fs::rename(&journal.path, &journal.out).with_context(|| {
-        format!("renaming `{}` to `{}`", journal.path.display(), journal.out.display())
+        format!(
+            "renaming `{}` to `{}`",
+            journal.path.display(),
+            journal.out.display()
+        )
     })?;
     if !args.quiet {
         eprintln!("triton-batch: wrote {}", journal.out.display());

@@ -170,8 +170,16 @@ mod tests {
         // Standard errors: mean 1/sqrt(n), var sqrt(2/n), skew sqrt(15/n), kurtosis sqrt(96/n).
         assert!(m.abs() < 4.0 / nf.sqrt(), "mean {m}");
         assert!((var - 1.0).abs() < 4.0 * (2.0 / nf).sqrt(), "var {var}");
-        assert!((s3 / nf).abs() < 4.0 * (15.0 / nf).sqrt(), "third moment {}", s3 / nf);
-        assert!((s4 / nf - 3.0).abs() < 4.0 * (96.0 / nf).sqrt(), "fourth {}", s4 / nf);
+        assert!(
+            (s3 / nf).abs() < 4.0 * (15.0 / nf).sqrt(),
+            "third moment {}",
+            s3 / nf
+        );
+        assert!(
+            (s4 / nf - 3.0).abs() < 4.0 * (96.0 / nf).sqrt(),
+            "fourth {}",
+            s4 / nf
+        );
         for (c, a) in cuts.iter().zip(above) {
             let p = 2.0 * norm_cdf(-c);
             let se = (p * (1.0 - p) / nf).sqrt();

@@ -211,11 +211,20 @@ impl OptionSpec {
         let strike = non_negative("strike", strike)?;
         let maturity = positive("maturity", maturity)?;
         if steps < 1 {
-            return Err(McError::TooFewSteps { min: 1, got: steps, why: "" });
+            return Err(McError::TooFewSteps {
+                min: 1,
+                got: steps,
+                why: "",
+            });
         }
-        Ok(OptionSpec { payoff, option_type, strike, maturity, steps })
+        Ok(OptionSpec {
+            payoff,
+            option_type,
+            strike,
+            maturity,
+            steps,
+        })
     }
-
 }
 
 impl Pricing {
@@ -246,15 +255,21 @@ impl Pricing {
                 model: model.name(),
             });
         }
-        Ok(Pricing { model, option, estimator })
+        Ok(Pricing {
+            model,
+            option,
+            estimator,
+        })
     }
-
 
     /// Checks a number of paths for a block or a job: at least 2 (for a standard error), and even
     /// under `antithetic` (paths come in pairs).
     pub fn check_paths(&self, paths: u64) -> Result<u64, McError> {
         if paths < 2 {
-            return Err(McError::Paths { got: paths, allowed: "at least 2" });
+            return Err(McError::Paths {
+                got: paths,
+                allowed: "at least 2",
+            });
         }
         if self.estimator == Estimator::Antithetic && paths % 2 != 0 {
             return Err(McError::Paths {
@@ -276,7 +291,9 @@ impl Pricing {
     /// Exact expectation of the last simulated price.
     pub fn expected_terminal(&self) -> f64 {
         match self.model {
-            Model::Seed { s0, mu, .. } => closed_form::seed_mean_terminal(s0, mu, self.option.steps),
+            Model::Seed { s0, mu, .. } => {
+                closed_form::seed_mean_terminal(s0, mu, self.option.steps)
+            }
             Model::Gbm { s0, r, q, .. } => s0 * ((r - q) * self.option.maturity).exp(),
         }
     }

@@ -391,7 +391,8 @@ fn run_units<W: Walk, const ANTI: bool, const ARITH: bool, const GEO: bool>(
     let mut buf = vec![0.0; CHUNK * LANES];
     let mut down_buf = vec![0.0; CHUNK * LANES];
     for _ in 0..units / LANES as u64 {
-        let (up, down) = walk_group::<W, LANES, ANTI, ARITH, GEO>(w, zig, rng, &mut buf, &mut down_buf);
+        let (up, down) =
+            walk_group::<W, LANES, ANTI, ARITH, GEO>(w, zig, rng, &mut buf, &mut down_buf);
         for l in 0..LANES {
             sink(&up[l], &down[l]);
         }
@@ -490,7 +491,11 @@ pub fn simulate_block(p: &Pricing, rng: &mut TaskRng, paths: u64) -> BlockSums {
         }
         Model::Gbm { s0, r, q, sigma } => {
             let t = o.maturity;
-            let n = if o.payoff == Payoff::European { 1 } else { steps.max(1) };
+            let n = if o.payoff == Payoff::European {
+                1
+            } else {
+                steps.max(1)
+            };
             let dt = t / n as f64;
             let w = GbmWalk {
                 s0,
@@ -510,7 +515,13 @@ mod tests {
 
     #[test]
     fn split_level_pass_matches_scalar_exp_in_and_out_of_range() {
-        let w = GbmWalk { s0: 1.0, drift: 0.0, vol: 1.0, shocks: 1, inv_count: 1.0 };
+        let w = GbmWalk {
+            s0: 1.0,
+            drift: 0.0,
+            vol: 1.0,
+            shocks: 1,
+            inv_count: 1.0,
+        };
         let inside: Vec<f64> = (0..64).map(|i| -3.0 + 0.1 * i as f64).collect();
         let mut outside = inside.clone();
         outside[5] = -750.0;

@@ -72,7 +72,13 @@ fn european_call_and_put_match_black_scholes() {
         assert_within(&format!("case {i} {ot}"), e.price, bs, e.std_error, 3.0);
         assert_eq!(p.closed_form_price(), Some(bs));
         assert_eq!(e.paths, 200_000);
-        assert_within("forward", e.mean_terminal, p.expected_terminal(), e.terminal_std_error, 3.0);
+        assert_within(
+            "forward",
+            e.mean_terminal,
+            p.expected_terminal(),
+            e.terminal_std_error,
+            3.0,
+        );
     }
 }
 
@@ -80,8 +86,18 @@ fn european_call_and_put_match_black_scholes() {
 fn european_put_call_parity() {
     let m = (100.0, 105.0, 0.04, 0.015, 0.35, 1.5);
     let (s0, k, r, q, _, t) = m;
-    let c = run(&gbm_pricing(Payoff::European, OptionType::Call, m, 10, Estimator::Plain), 1, 4, 50_000);
-    let p = run(&gbm_pricing(Payoff::European, OptionType::Put, m, 10, Estimator::Plain), 2, 4, 50_000);
+    let c = run(
+        &gbm_pricing(Payoff::European, OptionType::Call, m, 10, Estimator::Plain),
+        1,
+        4,
+        50_000,
+    );
+    let p = run(
+        &gbm_pricing(Payoff::European, OptionType::Put, m, 10, Estimator::Plain),
+        2,
+        4,
+        50_000,
+    );
     let se = (c.std_error.powi(2) + p.std_error.powi(2)).sqrt();
     let parity = s0 * (-q * t).exp() - k * (-r * t).exp();
     assert_within("C - P", c.price - p.price, parity, se, 3.0);
@@ -110,7 +126,13 @@ fn seed_walk_moments_match_exact_expectations() {
     let e = run(&p, 7, 4, 5_001);
     assert_eq!(e.paths, 20_004);
     let want = seed_mean_terminal(100.0, 0.02, 1460);
-    assert_within("seed E[S_last]", e.mean_terminal, want, e.terminal_std_error, 3.0);
+    assert_within(
+        "seed E[S_last]",
+        e.mean_terminal,
+        want,
+        e.terminal_std_error,
+        3.0,
+    );
     assert_within(
         "seed E[average]",
         e.price,
@@ -119,7 +141,9 @@ fn seed_walk_moments_match_exact_expectations() {
         3.0,
     );
     // Second moment of the last price: s0^2 ((1 + mu dt)^2 + sigma^2 dt)^(steps - 1).
-    let sums: Vec<BlockSums> = (0..4).map(|t| simulate_block(&p, &mut task_rng(7, t), 5_001)).collect();
+    let sums: Vec<BlockSums> = (0..4)
+        .map(|t| simulate_block(&p, &mut task_rng(7, t), 5_001))
+        .collect();
     let total = sums.iter().fold(BlockSums::default(), |mut a, b| {
         a.add(b);
         a
@@ -142,7 +166,13 @@ fn seed_walk_two_steps_is_one_shock() {
     .unwrap();
     let e = run(&p, 3, 2, 100_000);
     let dt = 1.0 / 365.0f64;
-    assert_within("mean", e.price, 100.0 * (1.0 + 0.5 * dt / 2.0), e.std_error, 3.0);
+    assert_within(
+        "mean",
+        e.price,
+        100.0 * (1.0 + 0.5 * dt / 2.0),
+        e.std_error,
+        3.0,
+    );
     let sd_avg = e.std_error * (e.paths as f64).sqrt();
     let want = 100.0 * 0.8 * dt.sqrt() / 2.0;
     assert!((sd_avg / want - 1.0).abs() < 0.02, "sd {sd_avg} vs {want}");
@@ -171,9 +201,24 @@ fn control_variate_agrees_with_plain_and_reduces_variance_over_100x() {
 fn antithetic_agrees_with_plain_and_reduces_variance() {
     // European under gbm (one normal per path) and the seed walk's Asian.
     let m = (100.0, 100.0, 0.03, 0.01, 0.25, 1.0);
-    let plain = run(&gbm_pricing(Payoff::European, OptionType::Call, m, 1, Estimator::Plain), 8, 2, 50_000);
-    let anti =
-        run(&gbm_pricing(Payoff::European, OptionType::Call, m, 1, Estimator::Antithetic), 9, 2, 50_000);
+    let plain = run(
+        &gbm_pricing(Payoff::European, OptionType::Call, m, 1, Estimator::Plain),
+        8,
+        2,
+        50_000,
+    );
+    let anti = run(
+        &gbm_pricing(
+            Payoff::European,
+            OptionType::Call,
+            m,
+            1,
+            Estimator::Antithetic,
+        ),
+        9,
+        2,
+        50_000,
+    );
     let se = (plain.std_error.powi(2) + anti.std_error.powi(2)).sqrt();
     assert_within("antithetic vs plain", anti.price, plain.price, se, 3.0);
     assert!(anti.variance_reduction > 1.5, "{}", anti.variance_reduction);
@@ -188,8 +233,18 @@ fn antithetic_agrees_with_plain_and_reduces_variance() {
     assert_within("gbm asian antithetic vs cv", anti.price, cv.price, se, 3.0);
     assert!(anti.variance_reduction > 1.0, "{}", anti.variance_reduction);
 
-    let plain = run(&seed_pricing(Payoff::AsianArithmetic, 100.0, Estimator::Plain), 10, 2, 2_000);
-    let anti = run(&seed_pricing(Payoff::AsianArithmetic, 100.0, Estimator::Antithetic), 11, 2, 2_000);
+    let plain = run(
+        &seed_pricing(Payoff::AsianArithmetic, 100.0, Estimator::Plain),
+        10,
+        2,
+        2_000,
+    );
+    let anti = run(
+        &seed_pricing(Payoff::AsianArithmetic, 100.0, Estimator::Antithetic),
+        11,
+        2,
+        2_000,
+    );
     let se = (plain.std_error.powi(2) + anti.std_error.powi(2)).sqrt();
     assert_within("seed antithetic vs plain", anti.price, plain.price, se, 3.0);
     assert!(anti.variance_reduction > 1.0, "{}", anti.variance_reduction);
@@ -206,7 +261,11 @@ fn antithetic_rounds_odd_requests_up_to_pairs() {
 
 #[test]
 fn same_stream_same_sums_and_order_fixed_reduction() {
-    for est in [Estimator::Plain, Estimator::Antithetic, Estimator::ControlVariate] {
+    for est in [
+        Estimator::Plain,
+        Estimator::Antithetic,
+        Estimator::ControlVariate,
+    ] {
         let p = gbm_pricing(
             Payoff::AsianArithmetic,
             OptionType::Put,
@@ -223,19 +282,27 @@ fn same_stream_same_sums_and_order_fixed_reduction() {
         assert_eq!(a.to_values().len(), BlockSums::field_names().len());
     }
     let p = seed_pricing(Payoff::AsianGeometric, 100.0, Estimator::Plain);
-    let blocks: Vec<BlockSums> = (0..6).map(|t| simulate_block(&p, &mut task_rng(9, t), 5)).collect();
+    let blocks: Vec<BlockSums> = (0..6)
+        .map(|t| simulate_block(&p, &mut task_rng(9, t), 5))
+        .collect();
     let first = reduce(&p, &blocks);
     assert_eq!(first, reduce(&p, &blocks));
     assert_eq!(first.paths, 30);
     // The same blocks in the same order from a copy (as read back from a file) give the same bits.
-    let copy: Vec<BlockSums> = blocks.iter().map(|b| BlockSums::from_values(&b.to_values())).collect();
+    let copy: Vec<BlockSums> = blocks
+        .iter()
+        .map(|b| BlockSums::from_values(&b.to_values()))
+        .collect();
     assert_eq!(first.price.to_bits(), reduce(&p, &copy).price.to_bits());
 }
 
 #[test]
 fn validation_names_the_key() {
     let msg = |e: McError| e.to_string();
-    assert_eq!(msg(Model::gbm(100.0, 0.0, 0.0, -0.1).unwrap_err()), "`sigma` must be > 0, got -0.1");
+    assert_eq!(
+        msg(Model::gbm(100.0, 0.0, 0.0, -0.1).unwrap_err()),
+        "`sigma` must be > 0, got -0.1"
+    );
     assert!(msg(Model::seed(0.0, 0.0, 0.2).unwrap_err()).starts_with("`s0` must be > 0"));
     assert!(msg(Model::seed(100.0, f64::NAN, 0.2).unwrap_err()).contains("`mu` must be a finite"));
     assert!(msg(Model::gbm(100.0, f64::INFINITY, 0.0, 0.2).unwrap_err()).contains("`r`"));
@@ -247,18 +314,44 @@ fn validation_names_the_key() {
     let e = OptionSpec::new(Payoff::European, call, 1.0, 1.0, 0).unwrap_err();
     assert_eq!(msg(e), "`steps` must be >= 1, got 0");
     let one_step = OptionSpec::new(Payoff::European, call, 1.0, 1.0, 1).unwrap();
-    let e = Pricing::new(Model::seed(1.0, 0.0, 0.1).unwrap(), one_step.clone(), Estimator::Plain);
+    let e = Pricing::new(
+        Model::seed(1.0, 0.0, 0.1).unwrap(),
+        one_step.clone(),
+        Estimator::Plain,
+    );
     assert!(msg(e.unwrap_err()).starts_with("`steps` must be >= 2 under model \"seed\""));
-    assert!(Pricing::new(Model::gbm(1.0, 0.0, 0.0, 0.1).unwrap(), one_step, Estimator::Plain).is_ok());
+    assert!(Pricing::new(
+        Model::gbm(1.0, 0.0, 0.0, 0.1).unwrap(),
+        one_step,
+        Estimator::Plain
+    )
+    .is_ok());
     // A model written as a literal is checked too.
-    let bad = Model::Gbm { s0: -5.0, r: 0.0, q: 0.0, sigma: 0.2 };
+    let bad = Model::Gbm {
+        s0: -5.0,
+        r: 0.0,
+        q: 0.0,
+        sigma: 0.2,
+    };
     let opt = OptionSpec::new(Payoff::AsianArithmetic, call, 1.0, 1.0, 10).unwrap();
     assert!(msg(Pricing::new(bad, opt.clone(), Estimator::Plain).unwrap_err()).contains("`s0`"));
-    let e = Pricing::new(Model::seed(1.0, 0.0, 0.1).unwrap(), opt, Estimator::ControlVariate);
+    let e = Pricing::new(
+        Model::seed(1.0, 0.0, 0.1).unwrap(),
+        opt,
+        Estimator::ControlVariate,
+    );
     let m = msg(e.unwrap_err());
-    assert!(m.starts_with("`estimator`") && m.contains("asian_arithmetic") && m.contains("gbm"), "{m}");
+    assert!(
+        m.starts_with("`estimator`") && m.contains("asian_arithmetic") && m.contains("gbm"),
+        "{m}"
+    );
     let geo = OptionSpec::new(Payoff::AsianGeometric, call, 1.0, 1.0, 10).unwrap();
-    assert!(Pricing::new(Model::gbm(1.0, 0.0, 0.0, 0.1).unwrap(), geo, Estimator::ControlVariate).is_err());
+    assert!(Pricing::new(
+        Model::gbm(1.0, 0.0, 0.0, 0.1).unwrap(),
+        geo,
+        Estimator::ControlVariate
+    )
+    .is_err());
     let p = notebook_asian(Estimator::Plain);
     assert!(msg(p.check_paths(1).unwrap_err()).starts_with("`paths` must be at least 2"));
     let e = Estimator::from_name("control-variate").unwrap_err();
@@ -294,7 +387,10 @@ fn names_and_serde_round_trip_through_validation() {
 
     let p = notebook_asian(Estimator::ControlVariate);
     let json = serde_json::to_string(&p).unwrap();
-    assert!(json.contains("\"gbm\"") && json.contains("\"asian_arithmetic\""), "{json}");
+    assert!(
+        json.contains("\"gbm\"") && json.contains("\"asian_arithmetic\""),
+        "{json}"
+    );
     assert_eq!(serde_json::from_str::<Pricing>(&json).unwrap(), p);
     let bytes = bincode::serde::encode_to_vec(&p, bincode::config::standard()).unwrap();
     let (back, _): (Pricing, usize) =
@@ -302,7 +398,9 @@ fn names_and_serde_round_trip_through_validation() {
     assert_eq!(back, p);
     // Invalid values are rejected on the way in, with the constructor's message.
     let bad = json.replace("\"sigma\":0.2", "\"sigma\":-0.2");
-    let err = serde_json::from_str::<Pricing>(&bad).unwrap_err().to_string();
+    let err = serde_json::from_str::<Pricing>(&bad)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`sigma` must be > 0"), "{err}");
     let bad = json.replace("\"asian_arithmetic\"", "\"european\"");
     assert!(serde_json::from_str::<Pricing>(&bad).is_err());
@@ -326,5 +424,8 @@ fn degenerate_counts_do_not_panic() {
         Estimator::Antithetic,
     );
     let e = run(&far, 0, 1, 100);
-    assert_eq!((e.price, e.std_error, e.variance_reduction), (0.0, 0.0, 1.0));
+    assert_eq!(
+        (e.price, e.std_error, e.variance_reduction),
+        (0.0, 0.0, 1.0)
+    );
 }

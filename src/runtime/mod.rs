@@ -83,7 +83,8 @@ impl Cluster {
         if self.is_root() {
             for rank in 1..self.size {
                 let bytes = self.receive_polling(rank, tag::HOST);
-                self.hosts.push(String::from_utf8_lossy(&bytes).into_owned());
+                self.hosts
+                    .push(String::from_utf8_lossy(&bytes).into_owned());
             }
         } else {
             self.send(0, tag::HOST, self.hosts[0].as_bytes());

@@ -1,0 +1,207 @@
+//! Hyper-parameter search bookkeeping, as scikit-learn's GridSearchCV does it: the candidates of a
+//! parameter grid (or a list of grids) in scikit-learn's order, and the summary of per-split scores
+//! into `cv_results` columns (means, population standard deviations, "min" ranks with NaN last).
+//! No estimator is fitted here.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One hyper-parameter value as a job file gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl ParamValue {
+    /// The value as a JSON value, for the `params` column.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            ParamValue::Bool(b) => serde_json::Value::Bool(*b),
+            ParamValue::Int(i) => serde_json::Value::from(*i),
+            ParamValue::Float(f) => serde_json::Value::from(*f),
+            ParamValue::Str(s) => serde_json::Value::String(s.clone()),
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            ParamValue::Int(i) => Some(*i as f64),
+            ParamValue::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    pub fn to_toml(&self) -> toml::Value {
+        match self {
+            ParamValue::Bool(b) => toml::Value::Boolean(*b),
+            ParamValue::Int(i) => toml::Value::Integer(*i),
+            ParamValue::Float(f) => toml::Value::Float(*f),
+            ParamValue::Str(s) => toml::Value::String(s.clone()),
+        }
+    }
+}
+
+impl fmt::Display for ParamValue {
+    /// Python's spelling, as scikit-learn users read parameter values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Bool(true) => write!(f, "True"),
+            ParamValue::Bool(false) => write!(f, "False"),
+            ParamValue::Int(i) => write!(f, "{i}"),
+            ParamValue::Float(x) => write!(f, "{x:?}"),
+            ParamValue::Str(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// One candidate: parameter name to value, names sorted.
+pub type Candidate = BTreeMap<String, ParamValue>;
+
+/// One grid: each parameter name with the list of values it takes.
+pub type Grid = BTreeMap<String, Vec<ParamValue>>;
+
+/// The candidates of a list of grids in scikit-learn's ParameterGrid order: grid by grid, names
+/// sorted, the cartesian product with the last name varying fastest.
+pub fn candidates(grids: &[Grid]) -> Vec<Candidate> {
+    let mut all = Vec::new();
+    for grid in grids {
+        let names: Vec<&String> = grid.keys().collect();
+        let mut counters = vec![0usize; names.len()];
+        if grid.values().any(Vec::is_empty) {
+            continue;
+        }
+        loop {
+            all.push(
+                names
+                    .iter()
+                    .zip(&counters)
+                    .map(|(name, &i)| ((*name).clone(), grid[*name][i].clone()))
+                    .collect(),
+            );
+            // Odometer increment: the last name turns fastest.
+            let mut position = names.len();
+            loop {
+                if position == 0 {
+                    break;
+                }
+                position -= 1;
+                counters[position] += 1;
+                if counters[position] < grid[names[position]].len() {
+                    break;
+                }
+                counters[position] = 0;
+            }
+            if counters.iter().all(|&c| c == 0) {
+                break;
+            }
+        }
+    }
+    all
+}
+
+/// The names searched by any grid, sorted: one `param_<name>` column each.
+pub fn searched_names(grids: &[Grid]) -> Vec<String> {
+    let mut names: Vec<String> = grids.iter().flat_map(|g| g.keys().cloned()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A candidate as the JSON object of the `params` column, e.g. `{"C": 0.5, "kernel": "rbf"}`.
+pub fn params_json(candidate: &Candidate) -> String {
+    let object: serde_json::Map<String, serde_json::Value> = candidate
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json()))
+        .collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+/// Mean and population standard deviation (numpy's default, as cv_results uses).
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    (mean, variance.sqrt())
+}
+
+/// Ranks like scipy's rankdata(-scores, method="min"): the best is 1, ties share the lowest rank,
+/// NaN scores rank after every number.
+pub fn rank_min(scores: &[f64]) -> Vec<i64> {
+    let better = |a: f64, b: f64| match (a.is_nan(), b.is_nan()) {
+        (true, true) | (false, true) => false,
+        (true, false) => true,
+        (false, false) => b > a,
+    };
+    scores
+        .iter()
+        .map(|&s| 1 + scores.iter().filter(|&&other| better(s, other)).count() as i64)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid(entries: &[(&str, Vec<ParamValue>)]) -> Grid {
+        entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn candidates_follow_scikit_learn_order() {
+        use ParamValue::*;
+        let g = grid(&[
+            ("shrinking", vec![Bool(true), Bool(false)]),
+            ("C", vec![Float(0.1), Float(1.0)]),
+            ("kernel", vec![Str("rbf".into()), Str("poly".into())]),
+        ]);
+        let c = candidates(&[g]);
+        assert_eq!(c.len(), 8);
+        let json: Vec<String> = c.iter().map(params_json).collect();
+        assert_eq!(json[0], r#"{"C":0.1,"kernel":"rbf","shrinking":true}"#);
+        assert_eq!(json[1], r#"{"C":0.1,"kernel":"rbf","shrinking":false}"#);
+        assert_eq!(json[2], r#"{"C":0.1,"kernel":"poly","shrinking":true}"#);
+        assert_eq!(json[7], r#"{"C":1.0,"kernel":"poly","shrinking":false}"#);
+    }
+
+    #[test]
+    fn a_list_of_grids_is_searched_grid_by_grid() {
+        use ParamValue::*;
+        let a = grid(&[
+            ("kernel", vec![Str("rbf".into())]),
+            ("C", vec![Float(1.0), Float(2.0)]),
+        ]);
+        let b = grid(&[
+            ("kernel", vec![Str("poly".into())]),
+            ("degree", vec![Int(2), Int(3)]),
+        ]);
+        let c = candidates(&[a.clone(), b.clone()]);
+        assert_eq!(c.len(), 4);
+        assert_eq!(c[2]["degree"], Int(2));
+        assert_eq!(searched_names(&[a, b]), vec!["C", "degree", "kernel"]);
+    }
+
+    #[test]
+    fn ranks_use_min_method_with_nan_last() {
+        assert_eq!(
+            rank_min(&[0.8, 0.9, 0.8, f64::NAN, 0.7]),
+            vec![2, 1, 2, 5, 4]
+        );
+        assert_eq!(rank_min(&[f64::NAN, f64::NAN]), vec![1, 1]);
+    }
+
+    #[test]
+    fn std_is_the_population_one() {
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(m, 2.5);
+        assert!((s - 1.118_033_988_749_895).abs() < 1e-15);
+    }
+}
