@@ -106,11 +106,16 @@ impl MonteCarloJob {
             EstimatorKind::Antithetic => Estimator::Antithetic,
             EstimatorKind::ControlVariate => Estimator::ControlVariate,
         };
-        let pricing = Pricing::new(model, option, estimator)
-            .map_err(|e| invalid(format!("[simulation] estimator: {e}")))?;
-        let paths = positive(file.simulation.paths, "[simulation] paths").map_err(invalid)?;
+        let pricing = Pricing::new(model, option, estimator).map_err(|e| invalid(e.to_string()))?;
+        let paths_of = |value: i64, key: &str| {
+            let paths = positive(value, key)?;
+            pricing
+                .check_paths(paths)
+                .map_err(|e| format!("{key}: {e}"))
+        };
+        let paths = paths_of(file.simulation.paths, "[simulation] paths").map_err(invalid)?;
         let block_paths = match file.simulation.block_paths {
-            Some(b) => positive(b, "[simulation] block_paths").map_err(invalid)?,
+            Some(b) => paths_of(b, "[simulation] block_paths").map_err(invalid)?,
             None => DEFAULT_BLOCK_PATHS,
         };
         Ok(MonteCarloJob {

@@ -34,8 +34,10 @@ pub trait JobKind: Tasks + Serialize + DeserializeOwned + Clone {
     fn n_tasks(&self) -> usize;
     /// Columns after the common `task, rank, host, seconds`.
     fn output_schema(&self) -> Schema;
-    fn output_row(&self, output: &Self::Output) -> Row;
-    /// Writes the summary tables from the journal, whose rows are sorted by task id.
+    /// A task's journal rows (one or more), written together when the task completes.
+    fn output_rows(&self, output: &Self::Output) -> Vec<Row>;
+    /// Writes the summary tables from the journal, whose rows are sorted by task id (a task's own
+    /// rows keep the order it gave them).
     fn finish(&self, journal: &Table, file: &ResultFile, wall_seconds: f64) -> anyhow::Result<()>;
 }
 
@@ -228,7 +230,9 @@ fn check_same_job(previous: &Path, text: &JobText, seed: u64) -> anyhow::Result<
 }
 
 fn recorded_tasks(table: &Table, n_tasks: usize) -> anyhow::Result<Vec<usize>> {
-    let tasks = table.i64_column("task")?;
+    let mut tasks = table.i64_column("task")?;
+    tasks.sort_unstable();
+    tasks.dedup();
     tasks
         .into_iter()
         .map(|t| {
@@ -262,14 +266,21 @@ fn run_and_finish<J: JobKind>(
         args.schedule,
         |completed: Completed<J::Output>| {
             let host = ranks.record(&completed);
-            let mut row = vec![
-                Value::I64(completed.task as i64),
-                Value::I64(completed.rank as i64),
-                Value::Str(host),
-                Value::F64(completed.seconds),
-            ];
-            row.extend(job.output_row(&completed.output));
-            rows.append(&[row])?;
+            let task_rows: Vec<Row> = job
+                .output_rows(&completed.output)
+                .into_iter()
+                .map(|output_row| {
+                    let mut row = vec![
+                        Value::I64(completed.task as i64),
+                        Value::I64(completed.rank as i64),
+                        Value::Str(host.clone()),
+                        Value::F64(completed.seconds),
+                    ];
+                    row.extend(output_row);
+                    row
+                })
+                .collect();
+            rows.append(&task_rows)?;
             progress.task_done();
             Ok(())
         },
@@ -298,14 +309,12 @@ fn run_and_finish<J: JobKind>(
     Ok(())
 }
 
-/// Journal rows in task-id order, one per task: the order every reduction uses.
+/// Journal rows in task-id order (stable, so a task's rows keep their order): the order every
+/// reduction uses, whatever order the tasks finished in.
 fn sorted_by_task(mut table: Table) -> anyhow::Result<Table> {
     let tasks = table.i64_column("task")?;
     let mut order: Vec<usize> = (0..tasks.len()).collect();
     order.sort_by_key(|&i| tasks[i]);
-    if order.windows(2).any(|w| tasks[w[0]] == tasks[w[1]]) {
-        anyhow::bail!("the journal records a task twice");
-    }
     let mut rows: Vec<Option<Row>> = table.rows.drain(..).map(Some).collect();
     table.rows = order.into_iter().filter_map(|i| rows[i].take()).collect();
     Ok(table)

@@ -40,8 +40,8 @@ impl JobKind for MonteCarloJob {
             .fold(Schema::new(), |schema, name| schema.f64(name))
     }
 
-    fn output_row(&self, output: &BlockSums) -> Row {
-        output.to_values().into_iter().map(Value::F64).collect()
+    fn output_rows(&self, output: &BlockSums) -> Vec<Row> {
+        vec![output.to_values().into_iter().map(Value::F64).collect()]
     }
 
     fn finish(&self, journal: &Table, file: &ResultFile, wall_seconds: f64) -> anyhow::Result<()> {

@@ -6,8 +6,8 @@
 
 const LOG2E: f64 = std::f64::consts::LOG2_E;
 /// `ln 2` split so that `k * LN2_HI` is exact for `|k| < 2^11` (fdlibm's constants).
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000); // 0.693147180369123816490
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76); // 1.90821492927058770002e-10
 /// `1.5 * 2^52`: adding and subtracting it rounds to the nearest integer.
 const ROUND: f64 = 6_755_399_441_055_744.0;
 

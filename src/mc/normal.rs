@@ -12,7 +12,7 @@ use rand::Rng;
 /// Number of ziggurat layers (the low 8 bits of each draw choose one).
 const LAYERS: usize = 256;
 /// Right edge of the base layer's rectangle for 256 layers (Marsaglia & Tsang).
-const R: f64 = 3.654_152_885_361_008_8;
+const R: f64 = 3.654_152_885_361_009;
 /// 2^-52: the scale of the signed 53-bit integer `j` taken from the top of a draw.
 const SCALE: f64 = 1.0 / (1u64 << 52) as f64;
 

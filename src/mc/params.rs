@@ -271,7 +271,7 @@ impl Pricing {
                 allowed: "at least 2",
             });
         }
-        if self.estimator == Estimator::Antithetic && paths % 2 != 0 {
+        if self.estimator == Estimator::Antithetic && paths & 1 == 1 {
             return Err(McError::Paths {
                 got: paths,
                 allowed: "even under estimator \"antithetic\" (paths come in pairs)",

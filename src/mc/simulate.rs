@@ -150,14 +150,14 @@ struct PathEnd {
 trait Walk {
     /// Whether the averages include the starting price (the seed walk's `s0`).
     const AVERAGE_INCLUDES_START: bool;
+    /// Whether `ARITH` walks store the states of a chunk and add their levels in a second,
+    /// vectorisable pass ([`Walk::add_levels`]) instead of inside the step loop.
+    const SPLIT_LEVELS: bool;
     fn start(&self) -> f64;
     fn shocks(&self) -> usize;
     /// State after a shock driven by `z`; `down` is the antithetic partner driven by `-z`.
     fn up(&self, state: f64, z: f64) -> f64;
     fn down(&self, state: f64, z: f64) -> f64;
-    /// Whether `ARITH` walks store the states of a chunk and add their levels in a second,
-    /// vectorisable pass ([`Walk::add_levels`]) instead of inside the step loop.
-    const SPLIT_LEVELS: bool;
     /// Price of a state, up to the factor applied in `end`.
     fn level(&self, state: f64) -> f64;
     /// Adds the levels of lane-interleaved `states` into `acc` (lane `l` holds `states[k H + l]`).
@@ -260,7 +260,7 @@ impl Walk for GbmWalk {
         // One range check per chunk keeps the exponential loop branch-free.
         let mut out_of_range = false;
         for x in states {
-            out_of_range |= !(x.abs() < FAST_RANGE);
+            out_of_range |= x.abs() >= FAST_RANGE || x.is_nan();
         }
         if out_of_range {
             for s in states.chunks_exact(H) {
