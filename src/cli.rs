@@ -19,7 +19,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Price an option by Monte Carlo, path blocks spread over the ranks.
-    Montecarlo(RunArgs),
+    Montecarlo(MonteCarloArgs),
+    /// Search estimator hyper-parameters by cross-validation (scikit-learn's GridSearchCV), fits
+    /// spread over the ranks.
+    Gridsearch(GridSearchArgs),
     /// Print a result file's attributes and tables as aligned text.
     Show(ShowArgs),
     /// Check a job file without running it.
@@ -42,9 +45,6 @@ pub struct RunArgs {
     /// Result file to write [default: results/<job file name>.h5].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Replace the job file's seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
     /// Skip tasks already recorded in the output file (or its .partial journal) by the same job.
     #[arg(long)]
     pub resume: bool,
@@ -74,4 +74,28 @@ pub struct ShowArgs {
 pub struct ValidateArgs {
     /// The job file (TOML); its kind is recognised from its sections.
     pub job: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MonteCarloArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Replace the job file's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct GridSearchArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Read the training data from this file (HDF5 with X and y, or CSV) instead of [data].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Do not refit the best candidate on all training data.
+    #[arg(long)]
+    pub no_refit: bool,
+    /// Also score each fit on its training folds (train columns in cv_results).
+    #[arg(long)]
+    pub return_train_score: bool,
 }

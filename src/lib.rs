@@ -21,9 +21,19 @@ use cli::{Cli, Command};
 /// Runs one command line; the `ExitCode` is what the process should exit with.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Montecarlo(args) => jobs::execute(&args, |text, seed| {
-            Ok(job::montecarlo::MonteCarloJob::from_text(text, seed)?)
+        Command::Montecarlo(args) => jobs::execute(&args.run, |text| {
+            Ok(job::montecarlo::MonteCarloJob::from_text(text, args.seed)?)
         }),
+        Command::Gridsearch(args) => {
+            let overrides = job::gridsearch::Overrides {
+                data: args.data.clone(),
+                refit: !args.no_refit,
+                return_train_score: args.return_train_score,
+            };
+            jobs::execute(&args.run, |text| {
+                job::gridsearch::GridSearchJob::from_text(text, &overrides)
+            })
+        }
         Command::Show(args) => {
             let options = report::ShowOptions {
                 table: args.table,
@@ -44,6 +54,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         args.job.display(),
                         job.paths,
                         job.n_blocks()
+                    );
+                }
+                job::Kind::GridSearch => {
+                    let overrides = job::gridsearch::Overrides::default();
+                    let job = job::gridsearch::GridSearchJob::from_text(&text, &overrides)?;
+                    println!(
+                        "{}: valid gridsearch job ({} candidates x {} folds in {} tasks, data {} with {} training rows)",
+                        args.job.display(),
+                        job.candidates.len(),
+                        job.folds.len(),
+                        jobs::JobKind::n_tasks(&job),
+                        job.data_origin,
+                        job.train.x.nrows()
                     );
                 }
             }

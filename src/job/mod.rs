@@ -1,6 +1,8 @@
 //! Job files: reading TOML text, turning serde's complaints into one-line errors that name the file,
 //! line and key, and validating each job kind into checked types. Nothing here runs a job.
 
+pub mod data;
+pub mod gridsearch;
 pub mod montecarlo;
 
 use std::path::{Path, PathBuf};
@@ -97,6 +99,7 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     MonteCarlo,
+    GridSearch,
 }
 
 /// A job file's kind, told by the sections that mark it.
@@ -105,10 +108,13 @@ pub fn kind_of(job: &JobText) -> Result<Kind, JobError> {
     if sections.iter().any(|s| s == "simulation" || s == "model") {
         return Ok(Kind::MonteCarlo);
     }
+    if sections.iter().any(|s| s == "grid" || s == "estimator") {
+        return Ok(Kind::GridSearch);
+    }
     Err(JobError::invalid(
         &job.path,
         format!(
-            "cannot tell the job kind from its sections [{}]; a Monte Carlo job has [model], [option] and [simulation]",
+            "cannot tell the job kind from its sections [{}]; a Monte Carlo job has [model], [option] and [simulation]; a grid search [data], [estimator], [grid], [cv]",
             sections.join("], [")
         ),
     ))

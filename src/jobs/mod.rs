@@ -6,6 +6,7 @@
 //! The journal is `<out>.partial`: a crash keeps every finished task there, `--resume` picks it up,
 //! and the final file is only ever replaced by a rename, so a failed run never damages it.
 
+pub mod gridsearch;
 pub mod montecarlo;
 
 use std::collections::BTreeMap;
@@ -31,6 +32,11 @@ pub trait JobKind: Tasks + Serialize + DeserializeOwned + Clone {
     const JOURNAL_TABLE: &'static str;
 
     fn seed(&self) -> u64;
+    /// What else besides the job text and seed decides the results (e.g. a `--data` file);
+    /// stored with the run and compared on resume.
+    fn fingerprint(&self) -> String {
+        String::new()
+    }
     fn n_tasks(&self) -> usize;
     /// Columns after the common `task, rank, host, seconds`.
     fn output_schema(&self) -> Schema;
@@ -44,7 +50,7 @@ pub trait JobKind: Tasks + Serialize + DeserializeOwned + Clone {
 /// Runs a job of kind `J` on this rank; `validate` reads the job on rank 0 only.
 pub fn execute<J: JobKind>(
     args: &RunArgs,
-    validate: impl FnOnce(&JobText, Option<u64>) -> anyhow::Result<J>,
+    validate: impl FnOnce(&JobText) -> anyhow::Result<J>,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let cluster = Cluster::init()?;
@@ -87,10 +93,10 @@ struct Journal {
 fn prepare<J: JobKind>(
     cluster: &Cluster,
     args: &RunArgs,
-    validate: impl FnOnce(&JobText, Option<u64>) -> anyhow::Result<J>,
+    validate: impl FnOnce(&JobText) -> anyhow::Result<J>,
 ) -> anyhow::Result<(J, Journal)> {
     let text = JobText::read(&args.job)?;
-    let job = validate(&text, args.seed)?;
+    let job = validate(&text)?;
     let out = output_path(args.out.as_deref(), &text)?;
     let journal = open_journal(&job, &text, &out, args.resume, cluster)?;
     Ok((job, journal))
@@ -137,7 +143,7 @@ fn open_journal<J: JobKind>(
         .cloned();
     let file = match previous {
         Some(previous) => {
-            check_same_job(&previous, text, job.seed())?;
+            check_same_job(&previous, text, job)?;
             if previous != path {
                 std::fs::copy(&previous, &path).with_context(|| {
                     format!(
@@ -176,6 +182,7 @@ fn create_journal<J: JobKind>(job: &J, text: &JobText, path: &Path) -> anyhow::R
         ("job_kind", Value::Str(J::KIND.into())),
         ("job_toml", Value::Str(text.text.clone())),
         ("seed", Value::I64(job.seed() as i64)),
+        ("job_fingerprint", Value::Str(job.fingerprint())),
     ];
     for (name, value) in &attrs {
         file.set_attr(name, value)?;
@@ -206,7 +213,8 @@ fn write_run_attributes(file: &ResultFile, cluster: &Cluster) -> anyhow::Result<
     file.set_attr("command_line", &Value::Str(command_line))
 }
 
-fn check_same_job(previous: &Path, text: &JobText, seed: u64) -> anyhow::Result<()> {
+fn check_same_job<J: JobKind>(previous: &Path, text: &JobText, job: &J) -> anyhow::Result<()> {
+    let seed = job.seed();
     let file = ResultFile::open_read(previous)?;
     let refuse = |what: &str| {
         anyhow::anyhow!(
@@ -224,8 +232,12 @@ fn check_same_job(previous: &Path, text: &JobText, seed: u64) -> anyhow::Result<
         }
     }
     match file.attr("seed")? {
-        Value::I64(old) if old == seed as i64 => Ok(()),
-        old => Err(refuse(&format!("seed {old:?}, not {seed}"))),
+        Value::I64(old) if old == seed as i64 => {}
+        old => return Err(refuse(&format!("seed {old}, not {seed}"))),
+    }
+    match file.attr("job_fingerprint")? {
+        Value::Str(old) if old == job.fingerprint() => Ok(()),
+        old => Err(refuse(&format!("{old}, not {}", job.fingerprint()))),
     }
 }
 

@@ -4,10 +4,13 @@
 
 pub mod cv;
 pub mod dataset;
+pub mod estimator;
+pub mod forest;
 pub mod linear;
 pub mod metrics;
 pub mod search;
 pub mod svm;
+pub mod tree;
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};

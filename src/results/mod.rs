@@ -115,6 +115,29 @@ impl ResultFile {
         })
     }
 
+    /// Stores `bytes` as a 1-D u8 dataset at the root (a serialised model), replacing any of
+    /// that name. Such datasets are not tables: `table_names` and `show` pass them over.
+    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        check_table_name(name)?;
+        if self.file.link_exists(name) {
+            self.file.unlink(name)?;
+        }
+        self.file
+            .new_dataset_builder()
+            .with_data(bytes)
+            .create(name)
+            .with_context(|| format!("writing `{name}` to {}", self.path.display()))?;
+        Ok(())
+    }
+
+    /// Reads a dataset written by [`write_bytes`](Self::write_bytes).
+    pub fn read_bytes(&self, name: &str) -> anyhow::Result<Vec<u8>> {
+        self.file
+            .dataset(name)
+            .and_then(|d| d.read_raw::<u8>())
+            .with_context(|| format!("reading `{name}` of {}", self.path.display()))
+    }
+
     /// The path the file was opened with.
     pub fn path(&self) -> &Path {
         &self.path

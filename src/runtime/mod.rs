@@ -129,16 +129,17 @@ impl Cluster {
     }
 }
 
-/// Serialises a value for the wire. Encoding our own plain types cannot fail.
+/// Serialises a value for the wire: MessagePack with field names, self-describing (so that
+/// untagged values such as `gamma = "scale"` or `0.05` travel) and exact for every f64, NaN
+/// included. Encoding our own plain types cannot fail.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    bincode::serde::encode_to_vec(value, bincode::config::standard())
-        .expect("runtime messages are plain serialisable data")
+    rmp_serde::to_vec_named(value).expect("runtime messages are plain serialisable data")
 }
 
 /// Deserialises a value from the wire; a malformed message means ranks run different builds.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> T {
-    match bincode::serde::decode_from_slice(bytes, bincode::config::standard()) {
-        Ok((value, _)) => value,
+    match rmp_serde::from_slice(bytes) {
+        Ok(value) => value,
         Err(err) => failure::abort_job(
             &format!("malformed message between ranks ({err}); every node must run the same triton-batch build"),
             3,

@@ -1,0 +1,246 @@
+//! The grid-search job file (`[data]`, `[estimator]`, `[grid]` or `[[grid]]`, `[cv]`,
+//! `[scoring]`) and its validation into a `GridSearchJob`: the data loaded, every candidate's
+//! parameters built and checked, and the folds drawn, all before any fit.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::data::{DataSpec, Loaded};
+use super::{JobError, JobText};
+use crate::ml::cv::{Split, StratifiedKFold};
+use crate::ml::dataset::check_folds;
+use crate::ml::estimator::{EstimatorKind, EstimatorParams};
+use crate::ml::search::{candidates, searched_names, Candidate, Grid, ParamValue};
+use crate::ml::Dataset;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GridSearchFile {
+    data: toml::Table,
+    estimator: toml::Table,
+    grid: GridSpec,
+    #[serde(default)]
+    cv: CvSection,
+    #[serde(default)]
+    scoring: ScoringSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum GridSpec {
+    One(BTreeMap<String, Vec<ParamValue>>),
+    Many(Vec<BTreeMap<String, Vec<ParamValue>>>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CvSection {
+    #[serde(default = "default_folds")]
+    folds: i64,
+    #[serde(default)]
+    shuffle: bool,
+    #[serde(default)]
+    random_state: u64,
+}
+
+impl Default for CvSection {
+    fn default() -> Self {
+        CvSection {
+            folds: default_folds(),
+            shuffle: false,
+            random_state: 0,
+        }
+    }
+}
+
+fn default_folds() -> i64 {
+    5
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScoringSection {
+    #[serde(default)]
+    metric: Metric,
+}
+
+/// The score of a split, as scikit-learn's `scoring` names it (greater is better).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    #[default]
+    Accuracy,
+    BalancedAccuracy,
+    F1Macro,
+    NegLogLoss,
+}
+
+impl Metric {
+    pub fn needs_probabilities(self) -> bool {
+        self == Metric::NegLogLoss
+    }
+}
+
+/// Command-line choices that change a grid search.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub data: Option<std::path::PathBuf>,
+    pub refit: bool,
+    pub return_train_score: bool,
+}
+
+/// A validated grid search: everything every rank needs to fit any (candidate, fold).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GridSearchJob {
+    pub data_origin: String,
+    pub train: Dataset,
+    pub test: Option<Dataset>,
+    pub kind: EstimatorKind,
+    /// Searched parameter names, sorted: one `param_<name>` column each.
+    pub names: Vec<String>,
+    pub candidates: Vec<Candidate>,
+    /// Candidate i's estimator parameters (fixed ones merged with the candidate's).
+    pub params: Vec<EstimatorParams>,
+    /// (train, test) indices into `train`, per fold.
+    pub folds: Vec<Split>,
+    pub metric: Metric,
+    pub seed: u64,
+    pub refit: bool,
+    pub return_train_score: bool,
+}
+
+impl GridSearchJob {
+    /// Reads and validates a job file and loads its data (rank 0).
+    pub fn from_text(job: &JobText, overrides: &Overrides) -> anyhow::Result<Self> {
+        let file: GridSearchFile = job.parse()?;
+        let invalid = |message: String| JobError::invalid(&job.path, message);
+        let mut spec = DataSpec::from_table(&file.data).map_err(invalid)?;
+        if let Some(path) = &overrides.data {
+            spec = spec.with_file(path);
+        }
+        let (kind, fixed) = estimator_section(&file.estimator).map_err(invalid)?;
+        let grids = match file.grid {
+            GridSpec::One(grid) => vec![grid],
+            GridSpec::Many(grids) => grids,
+        };
+        check_grids(&grids).map_err(invalid)?;
+        let candidates = candidates(&grids);
+        let params = candidates
+            .iter()
+            .map(|candidate| candidate_params(kind, &fixed, candidate))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        if file.scoring.metric.needs_probabilities() {
+            check_probabilities(&params).map_err(invalid)?;
+        }
+        if file.cv.folds < 2 {
+            return Err(invalid(format!(
+                "[cv] folds must be at least 2, got {}",
+                file.cv.folds
+            ))
+            .into());
+        }
+        let folds = file.cv.folds as usize;
+        let Loaded {
+            train,
+            test,
+            origin,
+        } = spec.load()?;
+        check_folds(&train, folds).map_err(|e| invalid(format!("[cv] folds = {folds}: {e}")))?;
+        let splitter = StratifiedKFold {
+            n_splits: folds,
+            shuffle: file.cv.shuffle.then_some(file.cv.random_state),
+        };
+        let folds = splitter
+            .split(&train.y)
+            .map_err(|e| invalid(format!("[cv] {e}")))?;
+        let seed = file
+            .data
+            .get("random_state")
+            .and_then(toml::Value::as_integer)
+            .unwrap_or(0) as u64;
+        Ok(GridSearchJob {
+            data_origin: origin,
+            train,
+            test,
+            kind,
+            names: searched_names(&grids),
+            candidates,
+            params,
+            folds,
+            metric: file.scoring.metric,
+            seed,
+            refit: overrides.refit,
+            return_train_score: overrides.return_train_score,
+        })
+    }
+}
+
+fn estimator_section(table: &toml::Table) -> Result<(EstimatorKind, toml::Table), String> {
+    let mut fixed = table.clone();
+    let kind = match fixed.remove("kind") {
+        Some(toml::Value::String(name)) => {
+            EstimatorKind::from_name(&name).map_err(|e| format!("[estimator] kind: {e}"))?
+        }
+        Some(other) => {
+            return Err(format!(
+                "[estimator] kind must be a string ({}), got {other}",
+                EstimatorKind::NAMES
+            ))
+        }
+        None => {
+            return Err(format!(
+                "[estimator] kind is required: {}",
+                EstimatorKind::NAMES
+            ))
+        }
+    };
+    // The fixed parameters alone must already make a valid estimator.
+    EstimatorParams::from_toml(kind, &fixed).map_err(|e| format!("[estimator] {e}"))?;
+    Ok((kind, fixed))
+}
+
+fn check_grids(grids: &[Grid]) -> Result<(), String> {
+    if grids.is_empty() {
+        return Err("[[grid]] is an empty list; give at least one grid".into());
+    }
+    for grid in grids {
+        if let Some((name, _)) = grid.iter().find(|(_, values)| values.is_empty()) {
+            return Err(format!(
+                "[grid] {name} is an empty list; give at least one value"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The fixed parameters with the candidate's on top, built and checked; an error names the grid
+/// key and value that made it invalid.
+fn candidate_params(
+    kind: EstimatorKind,
+    fixed: &toml::Table,
+    candidate: &Candidate,
+) -> Result<EstimatorParams, String> {
+    let mut values = fixed.clone();
+    for (name, value) in candidate {
+        values.insert(name.clone(), value.to_toml());
+    }
+    EstimatorParams::from_toml(kind, &values).map_err(|e| {
+        let shown: Vec<String> = candidate
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
+        format!("[grid] candidate {{{}}}: {e}", shown.join(", "))
+    })
+}
+
+fn check_probabilities(params: &[EstimatorParams]) -> Result<(), String> {
+    let lacking = params
+        .iter()
+        .any(|p| matches!(p, EstimatorParams::Svc(svc) if !svc.probability));
+    if lacking {
+        return Err("[scoring] metric = \"neg_log_loss\" needs probabilities: set probability = true in [estimator] for svc".into());
+    }
+    Ok(())
+}

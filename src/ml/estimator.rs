@@ -1,0 +1,130 @@
+//! The estimators a grid search can fit, behind one type: parameters built from a job file's TOML
+//! values (scikit-learn's names; an unknown name or invalid value is refused before any fit), and
+//! fitted models that predict, give probabilities and serialise for `triton-batch predict`.
+
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::ml::linear::{LogisticModel, LogisticRegression};
+use crate::ml::svm::{SvcModel, SvcParams};
+use crate::ml::Dataset;
+
+/// The estimator kinds, as job files name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EstimatorKind {
+    Svc,
+    LogisticRegression,
+}
+
+impl EstimatorKind {
+    pub const NAMES: &'static str = "\"svc\", \"logistic_regression\"";
+
+    pub fn from_name(name: &str) -> Result<Self, String> {
+        match name {
+            "svc" => Ok(EstimatorKind::Svc),
+            "logistic_regression" => Ok(EstimatorKind::LogisticRegression),
+            other => Err(format!(
+                "unknown estimator kind \"{other}\"; allowed: {}",
+                Self::NAMES
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EstimatorKind::Svc => "svc",
+            EstimatorKind::LogisticRegression => "logistic_regression",
+        }
+    }
+}
+
+/// Validated parameters of one estimator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EstimatorParams {
+    Svc(SvcParams),
+    LogisticRegression(LogisticRegression),
+}
+
+impl EstimatorParams {
+    /// Builds and validates parameters from TOML values with scikit-learn's names.
+    pub fn from_toml(kind: EstimatorKind, values: &toml::Table) -> Result<Self, String> {
+        let value = toml::Value::Table(values.clone());
+        let message = |e: toml::de::Error| e.message().trim().replace('\n', " ");
+        match kind {
+            EstimatorKind::Svc => {
+                let params: SvcParams = value.try_into().map_err(message)?;
+                params.validate().map_err(|e| e.to_string())?;
+                Ok(EstimatorParams::Svc(params))
+            }
+            EstimatorKind::LogisticRegression => {
+                let params: LogisticRegression = value.try_into().map_err(message)?;
+                params.validate().map_err(|e| e.to_string())?;
+                Ok(EstimatorParams::LogisticRegression(params))
+            }
+        }
+    }
+
+    /// Fits on `train`; an error is the fit's own message (scored NaN by a grid search).
+    pub fn fit(&self, train: &Dataset) -> Result<Fitted, String> {
+        match self {
+            EstimatorParams::Svc(p) => p
+                .build()
+                .and_then(|svc| svc.fit_dataset(train))
+                .map(Fitted::Svc)
+                .map_err(|e| e.to_string()),
+            EstimatorParams::LogisticRegression(p) => p
+                .fit_dataset(train)
+                .map(Fitted::LogisticRegression)
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// A fitted model of any kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Fitted {
+    Svc(SvcModel),
+    LogisticRegression(LogisticModel),
+}
+
+impl Fitted {
+    /// Predicted class indices (into the training data's classes).
+    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>, String> {
+        match self {
+            Fitted::Svc(m) => m.predict(x).map_err(|e| e.to_string()),
+            Fitted::LogisticRegression(m) => Ok(m.predict(x)),
+        }
+    }
+
+    /// Class probabilities, one column per class of the model; `None` where the model has none
+    /// (an SVC fitted without `probability = true`).
+    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, String> {
+        match self {
+            Fitted::Svc(m) if m.has_probability() => {
+                m.predict_proba(x).map(Some).map_err(|e| e.to_string())
+            }
+            Fitted::Svc(_) => Ok(None),
+            Fitted::LogisticRegression(m) => Ok(Some(m.predict_proba(x))),
+        }
+    }
+
+    /// Support vectors in total, for SVC models.
+    pub fn n_support(&self) -> Option<usize> {
+        match self {
+            Fitted::Svc(m) => Some(m.n_support().iter().sum()),
+            Fitted::LogisticRegression(_) => None,
+        }
+    }
+
+    /// A warning the fit carries (e.g. no convergence within max_iter).
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            Fitted::Svc(m) if !m.converged() => {
+                Some("SVC stopped at max_iter before reaching tol".into())
+            }
+            Fitted::Svc(_) => None,
+            Fitted::LogisticRegression(m) => m.warning().map(str::to_string),
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! [`KernelCache`]: the training rows of one binary problem with their kernel, and a
+//! least-recently-used cache of kernel rows bounded in MB, as in libsvm: a row is cached over a
+//! prefix `[0, len)` of the current order, the solver permutes positions to keep its active
+//! (unshrunk) set in front, and only the missing tail of a row is ever computed. The cache owns
+//! that order, so it survives from one fit to the next: fits on the same rows with the same kernel
+//! (other C, shrinking on or off) reuse every row still cached.
+
+use ndarray::ArrayView2;
+
+use super::kernel::{diagonal, kernel_row, FeatureMajor, KernelSpec};
+
+const NONE: u32 = u32::MAX;
+
+/// Kernel rows of a fixed set of training rows under a fixed kernel, cached within a memory bound.
+#[derive(Debug, Clone)]
+pub struct KernelCache {
+    spec: KernelSpec,
+    x: FeatureMajor,
+    diag: Vec<f64>,
+    /// Position -> index of the row in the problem as it was given.
+    perm: Vec<usize>,
+    /// Cached row data per position; `rows[p].len()` is the cached prefix length (0 = absent).
+    rows: Vec<Vec<f64>>,
+    /// Circular doubly linked LRU list over positions; index `n` is the sentinel.
+    prev: Vec<u32>,
+    next: Vec<u32>,
+    /// Free f64 slots within the bound.
+    free: usize,
+    capacity: usize,
+    query: Vec<f64>,
+    computed: u64,
+}
+
+impl KernelCache {
+    /// The rows `rows` of `x` (all rows when `None`) under `spec`, with `cache_mb` MB for rows.
+    pub fn new(
+        spec: KernelSpec,
+        x: ArrayView2<f64>,
+        rows: Option<&[usize]>,
+        cache_mb: f64,
+    ) -> Self {
+        let x = FeatureMajor::from_rows(x, rows);
+        let n = x.n;
+        let diag = diagonal(&spec, &x);
+        let capacity = Self::slots(cache_mb, n);
+        KernelCache {
+            spec,
+            query: vec![0.0; x.d],
+            x,
+            diag,
+            perm: (0..n).collect(),
+            rows: vec![Vec::new(); n],
+            prev: vec![n as u32; n + 1],
+            next: vec![n as u32; n + 1],
+            free: capacity,
+            capacity,
+            computed: 0,
+        }
+    }
+
+    fn slots(cache_mb: f64, n: usize) -> usize {
+        let bytes = (cache_mb * (1u64 << 20) as f64) as usize;
+        // Row headers count against the bound too; never less than two full rows.
+        let header = n * (std::mem::size_of::<Vec<f64>>() + 8);
+        (bytes.saturating_sub(header) / 8).max(2 * n)
+    }
+
+    /// Number of training rows.
+    pub fn len(&self) -> usize {
+        self.x.n
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.x.n == 0
+    }
+
+    /// The kernel.
+    pub fn spec(&self) -> &KernelSpec {
+        &self.spec
+    }
+
+    /// Kernel values computed so far (a measure of the work the cache did not save).
+    pub fn computed_values(&self) -> u64 {
+        self.computed
+    }
+
+    /// Changes the memory bound, evicting rows if needed.
+    pub fn set_cache_mb(&mut self, cache_mb: f64) {
+        let capacity = Self::slots(cache_mb, self.x.n);
+        let used = self.capacity - self.free;
+        self.capacity = capacity;
+        self.free = capacity.saturating_sub(used);
+        let mut used = used;
+        while used > capacity {
+            let old = self.next[self.x.n] as usize;
+            used -= self.rows[old].len();
+            self.evict(old);
+        }
+        self.free = capacity - used;
+    }
+
+    /// Drops every cached row (the order is kept).
+    pub fn clear(&mut self) {
+        let n = self.x.n;
+        for r in &mut self.rows {
+            *r = Vec::new();
+        }
+        self.prev.iter_mut().for_each(|p| *p = n as u32);
+        self.next.iter_mut().for_each(|p| *p = n as u32);
+        self.free = self.capacity;
+    }
+
+    pub(crate) fn perm(&self) -> &[usize] {
+        &self.perm
+    }
+
+    pub(crate) fn diag(&self) -> &[f64] {
+        &self.diag
+    }
+
+    fn unlink(&mut self, p: usize) {
+        let (a, b) = (self.prev[p], self.next[p]);
+        self.next[a as usize] = b;
+        self.prev[b as usize] = a;
+        self.prev[p] = NONE;
+        self.next[p] = NONE;
+    }
+
+    fn push_mru(&mut self, p: usize) {
+        let s = self.x.n;
+        let last = self.prev[s];
+        self.next[last as usize] = p as u32;
+        self.prev[p] = last;
+        self.next[p] = s as u32;
+        self.prev[s] = p as u32;
+    }
+
+    fn evict(&mut self, p: usize) {
+        self.unlink(p);
+        self.free += self.rows[p].len();
+        self.rows[p] = Vec::new();
+    }
+
+    /// Makes row `p` valid on `[0, len)` and most recently used, never evicting `pin`.
+    pub(crate) fn ensure(&mut self, p: usize, len: usize, pin: Option<usize>) {
+        let have = self.rows[p].len();
+        if have > 0 {
+            self.unlink(p);
+        }
+        if len > have {
+            let more = len - have;
+            while self.free < more {
+                let s = self.x.n;
+                let mut old = self.next[s] as usize;
+                if Some(old) == pin {
+                    old = self.next[old] as usize;
+                }
+                debug_assert!(old != s, "cache smaller than two rows");
+                self.evict(old);
+            }
+            self.free -= more;
+            let row = &mut self.rows[p];
+            row.reserve_exact(len - row.len());
+            row.resize(len, 0.0);
+            self.x.row_into(p, &mut self.query);
+            kernel_row(
+                &self.spec,
+                &self.query,
+                self.x.sq[p],
+                &self.x,
+                have,
+                len,
+                &mut row[have..len],
+            );
+            self.computed += more as u64;
+        }
+        self.push_mru(p);
+    }
+
+    /// Row `p` as cached (call [`ensure`](Self::ensure) first).
+    #[inline]
+    pub(crate) fn row(&self, p: usize) -> &[f64] {
+        &self.rows[p]
+    }
+
+    /// Exchanges positions for each pair (pairs must be disjoint): data, order and every cached
+    /// row. Rows are visited once each, applying all exchanges while the row is hot in cache; a
+    /// row that covers only one side of an exchange is dropped.
+    pub(crate) fn swap_many(&mut self, pairs: &[(usize, usize)]) {
+        if pairs.is_empty() {
+            return;
+        }
+        let s = self.x.n;
+        let mut h = self.next[s] as usize;
+        while h != s {
+            let nxt = self.next[h] as usize;
+            let len = self.rows[h].len();
+            let row = &mut self.rows[h];
+            let mut keep = true;
+            for &(a, b) in pairs {
+                let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+                if len > hi {
+                    row.swap(lo, hi);
+                } else if len > lo {
+                    keep = false;
+                    break;
+                }
+            }
+            if !keep {
+                self.evict(h);
+            }
+            h = nxt;
+        }
+        for &(a, b) in pairs {
+            if a == b {
+                continue;
+            }
+            let (a_in, b_in) = (!self.rows[a].is_empty(), !self.rows[b].is_empty());
+            if a_in {
+                self.unlink(a);
+            }
+            if b_in {
+                self.unlink(b);
+            }
+            self.rows.swap(a, b);
+            if b_in {
+                self.push_mru(a);
+            }
+            if a_in {
+                self.push_mru(b);
+            }
+            self.x.swap(a, b);
+            self.diag.swap(a, b);
+            self.perm.swap(a, b);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Tests of the SVC against scikit-learn's answers in tests/reference/svc_*.h5.

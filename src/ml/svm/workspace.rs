@@ -1,0 +1,167 @@
+//! [`SvcWorkspace`]: work shared between fits on the same training rows, for grid searches.
+//!
+//! Per binary (one-vs-one) problem it keeps a [`KernelCache`] and the last solution. A fit whose
+//! kernel, gamma, degree and coef0 equal the cache's reuses every cached kernel row (its cache is
+//! rebuilt otherwise). When, in addition, every C_t changed by the same factor s = C_new / C_old
+//! (any C with the same class weights), the solve starts from the previous optimum:
+//! - s >= 1: α is kept as it is (still feasible: 0 <= α <= C_old <= C_new); F is unchanged and
+//!   H = 0 (no α sits at the new, larger bound), so no kernel row is needed;
+//! - s < 1: α is scaled by s (feasible, yᵀα stays 0), F' = s F + (1 − s) y and H' = s H.
+//!
+//! The solver then runs with the usual stopping rule (maximal violation < tol), so the result is
+//! an optimum within tol like a cold fit's, but not bit-identical to one: support-vector counts
+//! and decision values can differ within that tolerance. For reproducible results, give each
+//! workspace a fixed sequence of fits (e.g. one (fold, kernel, gamma) group, C ascending, each
+//! with shrinking on then off), so its results do not depend on which rank ran it.
+
+use ndarray::{Array2, ArrayView2};
+
+use super::cache::KernelCache;
+use super::kernel::KernelSpec;
+use super::solver::{solve, Solution, Start};
+use super::{fit_prepared, settings, Prepared, Svc, SvcModel, SvmError};
+
+#[derive(Debug, Clone)]
+struct Last {
+    spec: KernelSpec,
+    c: Vec<f64>,
+    alpha: Vec<f64>,
+    f: Vec<f64>,
+    h: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    cache: Option<KernelCache>,
+    last: Option<Last>,
+}
+
+/// Training rows plus the kernel caches and last solutions of their binary problems.
+#[derive(Debug, Clone)]
+pub struct SvcWorkspace {
+    x: Array2<f64>,
+    prep: Prepared,
+    slots: Vec<Slot>,
+    warm_start: bool,
+}
+
+impl SvcWorkspace {
+    /// A workspace for the rows of `x` with labels `y` (indices into `classes`). Copies `x`.
+    pub fn new(x: ArrayView2<f64>, y: &[usize], classes: &[String]) -> Result<Self, SvmError> {
+        let prep = Prepared::new(x, y, classes)?;
+        let slots = vec![Slot::default(); prep.n_pairs()];
+        Ok(SvcWorkspace {
+            x: x.to_owned(),
+            prep,
+            slots,
+            warm_start: true,
+        })
+    }
+
+    /// Turns starting from the previous solution on (default) or off; kernel rows are shared
+    /// either way.
+    pub fn set_warm_start(&mut self, on: bool) {
+        self.warm_start = on;
+    }
+
+    /// Drops the caches and the last solutions.
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = Slot::default());
+    }
+
+    /// Kernel values computed by this workspace's caches so far.
+    pub fn kernel_values_computed(&self) -> u64 {
+        self.slots
+            .iter()
+            .filter_map(|s| s.cache.as_ref())
+            .map(KernelCache::computed_values)
+            .sum()
+    }
+
+    /// Fits `svc` on the workspace's rows, as [`Svc::fit`] would, sharing work with earlier fits.
+    /// With several classes, the `cache_size` budget is split evenly between the pairs' caches.
+    pub fn fit(&mut self, svc: &Svc) -> Result<SvcModel, SvmError> {
+        let params = svc.params();
+        let n_pairs = self.prep.n_pairs();
+        let cache_mb = params.cache_size / n_pairs as f64;
+        let settings = settings(params);
+        let warm = self.warm_start;
+        let x = self.x.view();
+        let slots = &mut self.slots;
+        let mut solver = |p: usize, spec: &KernelSpec, rows: &[usize], y: &[f64], c: &[f64]| {
+            let slot = &mut slots[p];
+            let reuse = slot
+                .cache
+                .as_ref()
+                .is_some_and(|cache| cache.spec() == spec);
+            if !reuse {
+                slot.cache = Some(KernelCache::new(*spec, x, Some(rows), cache_mb));
+                slot.last = None;
+            }
+            let cache = slot.cache.as_mut().expect("cache");
+            cache.set_cache_mb(cache_mb);
+            let start = match (&slot.last, warm) {
+                (Some(last), true) => warm_start(last, y, c),
+                _ => Start::Cold,
+            };
+            let sol: Solution = solve(cache, y, c, settings, start);
+            slot.last = Some(Last {
+                spec: *spec,
+                c: c.to_vec(),
+                alpha: sol.alpha.clone(),
+                f: sol.f.clone(),
+                h: sol.h.clone(),
+            });
+            sol
+        };
+        fit_prepared(params, x, &self.prep, Some(&mut solver))
+    }
+}
+
+/// The starting point derived from the last solution, or a cold start when the bounds did not
+/// all change by one factor.
+fn warm_start(last: &Last, y: &[f64], c: &[f64]) -> Start {
+    let s = c[0] / last.c[0];
+    let same_factor = c
+        .iter()
+        .zip(&last.c)
+        .all(|(n, o)| ((n / o) - s).abs() <= 1e-12 * s);
+    if !same_factor || !s.is_finite() || s <= 0.0 {
+        return Start::Cold;
+    }
+    if s >= 1.0 {
+        let alpha: Vec<f64> = last
+            .alpha
+            .iter()
+            .zip(c)
+            .map(|(&a, &ct)| a.min(ct))
+            .collect();
+        let h = if s == 1.0 {
+            last.h.clone()
+        } else {
+            vec![0.0; c.len()]
+        };
+        return Start::Exact {
+            alpha,
+            f: last.f.clone(),
+            h,
+        };
+    }
+    let mut alpha = Vec::with_capacity(c.len());
+    for ((&a, &old_c), &new_c) in last.alpha.iter().zip(&last.c).zip(c) {
+        alpha.push(if a >= old_c {
+            new_c
+        } else {
+            // Stay strictly below the new bound, as the old α was below the old one.
+            (a * s).min(new_c * (1.0 - f64::EPSILON))
+        });
+    }
+    let f = last
+        .f
+        .iter()
+        .zip(y)
+        .map(|(&f, &yt)| s * f + (1.0 - s) * yt)
+        .collect();
+    let h = last.h.iter().map(|&h| s * h).collect();
+    Start::Exact { alpha, f, h }
+}

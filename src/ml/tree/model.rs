@@ -1,0 +1,356 @@
+//! A fitted tree as flat arrays, one entry per node in scikit-learn's node order (depth-first
+//! pre-order, or creation order under best-first growth): split feature and threshold, children,
+//! class fractions, impurity and sample counts. `TreeArrays` is the exchange form with
+//! scikit-learn's conventions (children -1 and feature/threshold -2 at leaves) for HDF5 files;
+//! loading checks that the arrays form one tree, so prediction cannot index out of bounds or loop.
+
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use super::TreeError;
+
+/// `children_left`/`children_right` of a leaf in `TreeArrays` (scikit-learn's `TREE_LEAF`).
+pub const NO_CHILD: i64 = -1;
+/// `feature` of a leaf in `TreeArrays` (scikit-learn's `TREE_UNDEFINED`).
+pub const LEAF_FEATURE: i64 = -2;
+/// `threshold` of a leaf in `TreeArrays`.
+pub const LEAF_THRESHOLD: f64 = -2.0;
+
+/// Marks "no child" in the internal `u32` child arrays.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// A fitted classification tree. A sample goes left at a node when its feature value, rounded to
+/// `f32`, is at most the node's threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TreeArrays", into = "TreeArrays")]
+pub struct DecisionTree {
+    pub(crate) n_features: usize,
+    pub(crate) n_classes: usize,
+    /// Split feature per node (`NONE` at leaves).
+    pub(crate) feature: Vec<u32>,
+    pub(crate) threshold: Vec<f64>,
+    pub(crate) left: Vec<u32>,
+    pub(crate) right: Vec<u32>,
+    /// Weighted class fractions, `n_nodes * n_classes`, row-major.
+    pub(crate) value: Vec<f64>,
+    pub(crate) impurity: Vec<f64>,
+    pub(crate) n_node_samples: Vec<u32>,
+    pub(crate) weighted_n_node_samples: Vec<f64>,
+}
+
+/// A tree's arrays in scikit-learn's `tree_` layout, for files and other languages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeArrays {
+    pub n_features: usize,
+    pub n_classes: usize,
+    pub children_left: Vec<i64>,
+    pub children_right: Vec<i64>,
+    pub feature: Vec<i64>,
+    pub threshold: Vec<f64>,
+    /// `n_nodes x n_classes` weighted class fractions.
+    pub value: Array2<f64>,
+    pub impurity: Vec<f64>,
+    pub n_node_samples: Vec<i64>,
+    pub weighted_n_node_samples: Vec<f64>,
+}
+
+impl DecisionTree {
+    pub fn n_nodes(&self) -> usize {
+        self.feature.len()
+    }
+
+    pub fn n_leaves(&self) -> usize {
+        self.left.iter().filter(|&&l| l == NONE).count()
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    pub fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    /// Depth of the deepest leaf (the root alone has depth 0).
+    pub fn depth(&self) -> usize {
+        let mut depth = vec![0usize; self.n_nodes()];
+        let mut max = 0;
+        for node in 0..self.n_nodes() {
+            if self.left[node] != NONE {
+                for child in [self.left[node], self.right[node]] {
+                    depth[child as usize] = depth[node] + 1;
+                    max = max.max(depth[node] + 1);
+                }
+            }
+        }
+        max
+    }
+
+    /// The leaf that a row (already rounded to `f32`) reaches.
+    #[inline]
+    pub(crate) fn leaf_of(&self, row: &[f32]) -> usize {
+        self.leaf_by(|f| row[f])
+    }
+
+    /// The leaf reached by the row whose feature `f` is `value(f)`.
+    #[inline]
+    pub(crate) fn leaf_by(&self, value: impl Fn(usize) -> f32) -> usize {
+        let mut node = 0usize;
+        loop {
+            let left = self.left[node];
+            if left == NONE {
+                return node;
+            }
+            let v = value(self.feature[node] as usize) as f64;
+            node = if v <= self.threshold[node] {
+                left as usize
+            } else {
+                self.right[node] as usize
+            };
+        }
+    }
+
+    /// Class fractions of a leaf.
+    #[inline]
+    pub(crate) fn leaf_value(&self, leaf: usize) -> &[f64] {
+        &self.value[leaf * self.n_classes..(leaf + 1) * self.n_classes]
+    }
+
+    /// The index of the leaf each row reaches (scikit-learn's `apply`).
+    pub fn apply(&self, x: ArrayView2<f64>) -> Result<Vec<usize>, TreeError> {
+        let rows = rows_f32(x, self.n_features)?;
+        Ok(rows
+            .chunks_exact(self.n_features)
+            .map(|row| self.leaf_of(row))
+            .collect())
+    }
+
+    /// Weighted class fractions of the leaf each row reaches (`n_rows x n_classes`).
+    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, TreeError> {
+        let rows = rows_f32(x, self.n_features)?;
+        let n = x.nrows();
+        let mut out = Array2::zeros((n, self.n_classes));
+        for (i, row) in rows.chunks_exact(self.n_features).enumerate() {
+            let leaf = self.leaf_of(row);
+            for (o, &v) in out.row_mut(i).iter_mut().zip(self.leaf_value(leaf)) {
+                *o = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The most probable class index per row (ties to the lowest index).
+    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>, TreeError> {
+        let rows = rows_f32(x, self.n_features)?;
+        Ok(rows
+            .chunks_exact(self.n_features)
+            .map(|row| argmax(self.leaf_value(self.leaf_of(row))))
+            .collect())
+    }
+
+    /// Weighted impurity decrease per feature, divided by the root's weight and normalised to sum
+    /// to 1 (all zero when the root is a leaf), as scikit-learn's `feature_importances_`.
+    pub fn feature_importances(&self) -> Vec<f64> {
+        let mut importances = vec![0.0; self.n_features];
+        for node in 0..self.n_nodes() {
+            let (l, r) = (self.left[node], self.right[node]);
+            if l == NONE {
+                continue;
+            }
+            let (l, r) = (l as usize, r as usize);
+            importances[self.feature[node] as usize] += self.weighted_n_node_samples[node]
+                * self.impurity[node]
+                - self.weighted_n_node_samples[l] * self.impurity[l]
+                - self.weighted_n_node_samples[r] * self.impurity[r];
+        }
+        let root = self.weighted_n_node_samples[0];
+        for v in importances.iter_mut() {
+            *v /= root;
+        }
+        let total: f64 = importances.iter().sum();
+        if total > 0.0 {
+            for v in importances.iter_mut() {
+                *v /= total;
+            }
+        }
+        importances
+    }
+
+    /// The tree in scikit-learn's array layout.
+    pub fn to_arrays(&self) -> TreeArrays {
+        let child = |c: u32| if c == NONE { NO_CHILD } else { c as i64 };
+        let n = self.n_nodes();
+        TreeArrays {
+            n_features: self.n_features,
+            n_classes: self.n_classes,
+            children_left: self.left.iter().map(|&c| child(c)).collect(),
+            children_right: self.right.iter().map(|&c| child(c)).collect(),
+            feature: self
+                .feature
+                .iter()
+                .map(|&f| if f == NONE { LEAF_FEATURE } else { f as i64 })
+                .collect(),
+            threshold: (0..n)
+                .map(|i| {
+                    if self.left[i] == NONE {
+                        LEAF_THRESHOLD
+                    } else {
+                        self.threshold[i]
+                    }
+                })
+                .collect(),
+            value: Array2::from_shape_vec((n, self.n_classes), self.value.clone())
+                .expect("value holds n_nodes x n_classes entries"),
+            impurity: self.impurity.clone(),
+            n_node_samples: self.n_node_samples.iter().map(|&c| c as i64).collect(),
+            weighted_n_node_samples: self.weighted_n_node_samples.clone(),
+        }
+    }
+
+    /// Rebuilds a tree from arrays, checking that they describe one well-formed tree: equal
+    /// lengths, a `value` of `n_nodes x n_classes`, children after their parent and each node
+    /// reached once, both or neither child, features below `n_features`, finite numbers.
+    pub fn from_arrays(a: TreeArrays) -> Result<Self, TreeError> {
+        let bad = |m: String| Err(TreeError::InvalidModel(m));
+        let n = a.feature.len();
+        if n == 0 {
+            return bad("a tree has no nodes (truncated model?)".into());
+        }
+        if n >= NONE as usize {
+            return bad(format!("{n} nodes is too many"));
+        }
+        if a.n_features == 0 || a.n_classes == 0 {
+            return bad(format!(
+                "a tree needs features and classes, got {} features and {} classes",
+                a.n_features, a.n_classes
+            ));
+        }
+        for (name, len) in [
+            ("children_left", a.children_left.len()),
+            ("children_right", a.children_right.len()),
+            ("threshold", a.threshold.len()),
+            ("impurity", a.impurity.len()),
+            ("n_node_samples", a.n_node_samples.len()),
+            ("weighted_n_node_samples", a.weighted_n_node_samples.len()),
+            ("value rows", a.value.nrows()),
+        ] {
+            if len != n {
+                return bad(format!(
+                    "{name} has {len} entries but feature has {n} (truncated or mixed arrays)"
+                ));
+            }
+        }
+        if a.value.ncols() != a.n_classes {
+            return bad(format!(
+                "value has {} columns but the tree has {} classes",
+                a.value.ncols(),
+                a.n_classes
+            ));
+        }
+        let mut reached = vec![false; n];
+        reached[0] = true;
+        let mut feature = Vec::with_capacity(n);
+        let mut threshold = Vec::with_capacity(n);
+        let mut left = Vec::with_capacity(n);
+        let mut right = Vec::with_capacity(n);
+        for i in 0..n {
+            let (l, r) = (a.children_left[i], a.children_right[i]);
+            if l == NO_CHILD && r == NO_CHILD {
+                feature.push(NONE);
+                threshold.push(LEAF_THRESHOLD);
+                left.push(NONE);
+                right.push(NONE);
+                continue;
+            }
+            for c in [l, r] {
+                if c <= i as i64 || c >= n as i64 {
+                    return bad(format!(
+                        "node {i} has child {c}, which is not a later node of {n}"
+                    ));
+                }
+                if reached[c as usize] {
+                    return bad(format!("node {c} has two parents"));
+                }
+                reached[c as usize] = true;
+            }
+            let f = a.feature[i];
+            if f < 0 || f >= a.n_features as i64 {
+                return bad(format!(
+                    "node {i} splits on feature {f}, but the model has {} features",
+                    a.n_features
+                ));
+            }
+            if !a.threshold[i].is_finite() {
+                return bad(format!("node {i} has threshold {}", a.threshold[i]));
+            }
+            feature.push(f as u32);
+            threshold.push(a.threshold[i]);
+            left.push(l as u32);
+            right.push(r as u32);
+        }
+        if let Some(i) = reached.iter().position(|&r| !r) {
+            return bad(format!("node {i} is not reached from the root"));
+        }
+        if a.value.iter().any(|v| !v.is_finite() || *v < 0.0) {
+            return bad("value holds a negative or non-finite class fraction".into());
+        }
+        if a.n_node_samples
+            .iter()
+            .any(|&c| c < 0 || c > u32::MAX as i64)
+        {
+            return bad("n_node_samples holds a negative or huge count".into());
+        }
+        Ok(DecisionTree {
+            n_features: a.n_features,
+            n_classes: a.n_classes,
+            feature,
+            threshold,
+            left,
+            right,
+            value: a.value.iter().copied().collect(),
+            impurity: a.impurity,
+            n_node_samples: a.n_node_samples.iter().map(|&c| c as u32).collect(),
+            weighted_n_node_samples: a.weighted_n_node_samples,
+        })
+    }
+}
+
+impl TryFrom<TreeArrays> for DecisionTree {
+    type Error = TreeError;
+    fn try_from(a: TreeArrays) -> Result<Self, TreeError> {
+        DecisionTree::from_arrays(a)
+    }
+}
+
+impl From<DecisionTree> for TreeArrays {
+    fn from(t: DecisionTree) -> TreeArrays {
+        t.to_arrays()
+    }
+}
+
+/// Index of the largest value, the first one on ties (numpy's argmax).
+#[inline]
+pub fn argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (k, &v) in values.iter().enumerate().skip(1) {
+        if v > values[best] {
+            best = k;
+        }
+    }
+    best
+}
+
+/// Rows as contiguous `f32`, after checking the number of columns.
+pub(crate) fn rows_f32(x: ArrayView2<f64>, n_features: usize) -> Result<Vec<f32>, TreeError> {
+    if x.ncols() != n_features {
+        return Err(TreeError::InvalidData(format!(
+            "rows have {} features but the model was fitted on {n_features}",
+            x.ncols()
+        )));
+    }
+    let mut out = Vec::with_capacity(x.len());
+    for row in x.rows() {
+        out.extend(row.iter().map(|&v| v as f32));
+    }
+    Ok(out)
+}
