@@ -119,6 +119,7 @@ fn main() -> Result<()> {
         bail!("usage: bench_svc DATA.h5 CASE... [--repeat N] [--rss] | DATA.h5 --grid FOLDS");
     }
     let (xtr, ytr, xte, yte) = read(&args[0])?;
+    let rss_loaded = peak_rss_mb();
     let classes = vec!["0".to_string(), "1".to_string()];
     let mut repeat = 1;
     let mut rss = false;
@@ -163,7 +164,10 @@ fn main() -> Result<()> {
         }
     }
     if rss {
-        println!("ours peak_rss_mb={:.1}", peak_rss_mb());
+        println!(
+            "ours peak_rss_mb={:.1} rss_before_fit_mb={rss_loaded:.1}",
+            peak_rss_mb()
+        );
     }
     Ok(())
 }

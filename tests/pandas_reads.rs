@@ -1,52 +1,75 @@
-//! Users read result files from pandas: this test runs a job under mpirun and reads the file with
-//! `pandas.read_hdf` and h5py, in a venv it creates (or the one named by TRITON_BATCH_PYTHON).
+//! Users read result files from pandas: these tests run jobs under mpirun and read the files
+//! with `pandas.read_hdf` and h5py, in a venv the test creates (or the Python named by
+//! TRITON_BATCH_PYTHON).
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use common::*;
+use serde_json::{json, Value as Json};
 use triton_batch::results::ResultFile;
 
-/// A Python with h5py, pandas and PyTables (which `pandas.read_hdf` needs).
-fn python() -> PathBuf {
-    if let Ok(python) = std::env::var("TRITON_BATCH_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let venv = repo().join("target/py-venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
+/// A Python with h5py, pandas and PyTables (which `pandas.read_hdf` needs), made once.
+fn python() -> &'static PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        if let Ok(python) = std::env::var("TRITON_BATCH_PYTHON") {
+            return PathBuf::from(python);
+        }
+        let venv = repo().join("target/py-venv");
+        let python = venv.join("bin/python");
+        if !python.exists() {
+            let status = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .unwrap();
+            assert!(status.success(), "creating {}", venv.display());
+        }
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["h5py", "pandas", "tables"])
             .status()
             .unwrap();
-        assert!(status.success(), "creating {}", venv.display());
-    }
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "h5py",
-            "pandas",
-            "tables",
-        ])
-        .status()
+        assert!(
+            status.success(),
+            "installing h5py, pandas and tables into {}",
+            venv.display()
+        );
+        python
+    })
+}
+
+fn read_with_pandas(path: &Path, tables: &[&str]) -> Json {
+    let output = Command::new(python())
+        .arg(repo().join("tests/read_results.py"))
+        .arg(path)
+        .args(tables)
+        .output()
         .unwrap();
     assert!(
-        status.success(),
-        "installing h5py, pandas and tables into {}",
-        venv.display()
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
-    python
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn columns(seen: &Json, table: &str) -> Vec<String> {
+    serde_json::from_value(seen["tables"][table]["columns"].clone()).unwrap()
 }
 
 #[test]
-fn pandas_read_hdf_reads_every_table() {
+fn pandas_reads_a_monte_carlo_result() {
     let dir = tempdir();
     let out = dir.path().join("p.h5");
     mpirun(
@@ -61,40 +84,32 @@ fn pandas_read_hdf_reads_every_table() {
         120,
     )
     .assert_success();
-    let output = Command::new(python())
-        .arg(repo().join("tests/read_results.py"))
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let seen = read_with_pandas(&out, &["estimate", "blocks", "ranks"]);
     let ours = ResultFile::open_read(&out)
         .unwrap()
         .read_table("estimate")
         .unwrap();
     let price = ours.f64_column("price").unwrap()[0];
-    assert_eq!(seen["price"].as_f64().unwrap().to_bits(), price.to_bits());
+    let estimate = &seen["tables"]["estimate"]["records"][0];
     assert_eq!(
-        seen["h5py_price"].as_f64().unwrap().to_bits(),
+        estimate["price"].as_f64().unwrap().to_bits(),
         price.to_bits()
     );
-    assert_eq!(seen["model"], "seed");
-    assert_eq!(seen["model_is_str"], true);
-    assert_eq!(seen["block_tasks"], serde_json::json!([0, 1]));
-    assert_eq!(seen["ranks_tasks"], 2);
-    assert_eq!(seen["job_kind"], "montecarlo");
-    assert_eq!(seen["seed"], 0);
-    assert_eq!(seen["n_ranks"], 2);
-    let columns: Vec<&str> = seen["estimate_columns"]
+    assert_eq!(estimate["model"], "seed");
+    assert!(seen["tables"]["estimate"]["str_columns"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("payoff")));
+    let tasks: Vec<i64> = seen["tables"]["blocks"]["records"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c.as_str().unwrap())
+        .map(|r| r["task"].as_i64().unwrap())
         .collect();
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(seen["attrs"]["job_kind"], "montecarlo");
+    assert_eq!(seen["attrs"]["seed"], 0);
+    assert_eq!(seen["attrs"]["n_ranks"], 2);
     for column in [
         "price",
         "std_error",
@@ -109,8 +124,72 @@ fn pandas_read_hdf_reads_every_table() {
         "wall_seconds",
     ] {
         assert!(
-            columns.contains(&column),
-            "pandas sees no `{column}` in {columns:?}"
+            columns(&seen, "estimate").iter().any(|c| c == column),
+            "pandas sees no `{column}`"
         );
     }
+}
+
+#[test]
+fn pandas_reads_cv_results_with_scikit_learn_columns() {
+    let dir = tempdir();
+    let out = dir.path().join("g.h5");
+    mpirun(
+        2,
+        &[
+            "gridsearch",
+            "jobs/quick-svc.toml",
+            "--quiet",
+            "--return-train-score",
+            "--out",
+            path_str(&out),
+        ],
+        300,
+    )
+    .assert_success();
+    let seen = read_with_pandas(&out, &["cv_results", "splits", "best", "ranks"]);
+    let expected = [
+        "mean_fit_time",
+        "std_fit_time",
+        "mean_score_time",
+        "std_score_time",
+        "param_C",
+        "param_kernel",
+        "param_shrinking",
+        "params",
+        "split0_test_score",
+        "split1_test_score",
+        "split2_test_score",
+        "mean_test_score",
+        "std_test_score",
+        "rank_test_score",
+        "split0_train_score",
+        "split1_train_score",
+        "split2_train_score",
+        "mean_train_score",
+        "std_train_score",
+    ];
+    assert_eq!(columns(&seen, "cv_results"), expected);
+    let records = seen["tables"]["cv_results"]["records"].as_array().unwrap();
+    assert_eq!(records.len(), 24);
+    assert_eq!(
+        records[0]["params"],
+        r#"{"C":0.01,"kernel":"rbf","shrinking":true}"#
+    );
+    assert_eq!(records[1]["param_shrinking"], "False");
+    assert_eq!(records[2]["param_kernel"], "poly");
+    assert_eq!(
+        seen["tables"]["splits"]["records"]
+            .as_array()
+            .unwrap()
+            .len(),
+        72
+    );
+    let best = &seen["tables"]["best"]["records"][0];
+    let rank_one = records
+        .iter()
+        .position(|r| r["rank_test_score"] == 1)
+        .unwrap();
+    assert_eq!(best["best_index"], rank_one as i64);
+    assert!(best["test_score"].as_f64().unwrap() > 0.8);
 }

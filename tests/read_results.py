@@ -1,27 +1,35 @@
-"""Reads a triton-batch Monte Carlo result file the way users do, and prints what it saw as JSON."""
+"""Reads tables of a triton-batch result file the way users do (pandas.read_hdf, and h5py for the
+attributes) and prints them as JSON: {"attrs": {...}, "tables": {name: {"columns": [...],
+"dtypes": [...], "records": [...]}}}."""
 import json
+import math
 import sys
 
 import h5py
 import pandas as pd
 
-path = sys.argv[1]
-estimate = pd.read_hdf(path, "estimate")
-blocks = pd.read_hdf(path, "blocks")
-ranks = pd.read_hdf(path, "ranks")
+path, tables = sys.argv[1], sys.argv[2:]
+
+
+def plain(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+out = {"attrs": {}, "tables": {}}
 with h5py.File(path, "r") as f:
-    attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-    raw = pd.DataFrame(f["estimate"][:])
-print(json.dumps({
-    "estimate_columns": list(estimate.columns),
-    "price": float(estimate["price"].iloc[0]),
-    "model": estimate["model"].iloc[0],
-    "model_is_str": isinstance(estimate["model"].iloc[0], str),
-    "h5py_price": float(raw["price"].iloc[0]),
-    "blocks": len(blocks),
-    "block_tasks": sorted(int(t) for t in blocks["task"]),
-    "ranks_tasks": int(ranks["tasks"].sum()),
-    "job_kind": str(attrs["job_kind"]),
-    "seed": int(attrs["seed"]),
-    "n_ranks": int(attrs["n_ranks"]),
-}))
+    out["attrs"] = {k: plain(v) for k, v in f.attrs.items()}
+for name in tables:
+    frame = pd.read_hdf(path, name)
+    out["tables"][name] = {
+        "columns": list(frame.columns),
+        "dtypes": [str(t) for t in frame.dtypes],
+        "str_columns": [c for c in frame.columns if isinstance(frame[c].iloc[0], str)],
+        "records": [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")],
+    }
+print(json.dumps(out))

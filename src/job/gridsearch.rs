@@ -12,6 +12,7 @@ use crate::ml::cv::{Split, StratifiedKFold};
 use crate::ml::dataset::check_folds;
 use crate::ml::estimator::{EstimatorKind, EstimatorParams};
 use crate::ml::search::{candidates, searched_names, Candidate, Grid, ParamValue};
+use crate::ml::svm::ClassWeight;
 use crate::ml::Dataset;
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +149,7 @@ impl GridSearchJob {
             origin,
         } = spec.load()?;
         check_folds(&train, folds).map_err(|e| invalid(format!("[cv] folds = {folds}: {e}")))?;
+        check_class_weights(&params, &train).map_err(invalid)?;
         let splitter = StratifiedKFold {
             n_splits: folds,
             shuffle: file.cv.shuffle.then_some(file.cv.random_state),
@@ -241,6 +243,23 @@ fn check_probabilities(params: &[EstimatorParams]) -> Result<(), String> {
         .any(|p| matches!(p, EstimatorParams::Svc(svc) if !svc.probability));
     if lacking {
         return Err("[scoring] metric = \"neg_log_loss\" needs probabilities: set probability = true in [estimator] for svc".into());
+    }
+    Ok(())
+}
+
+/// A class_weight map may only name classes of the training data (checked before any fit).
+fn check_class_weights(params: &[EstimatorParams], train: &Dataset) -> Result<(), String> {
+    for p in params {
+        if let EstimatorParams::Svc(svc) = p {
+            if let ClassWeight::Map(weights) = &svc.class_weight {
+                if let Some(label) = weights.keys().find(|l| !train.classes.contains(l)) {
+                    return Err(format!(
+                        "[estimator] class_weight names class \"{label}\", which the data lacks; its classes are {:?}",
+                        train.classes
+                    ));
+                }
+            }
+        }
     }
     Ok(())
 }

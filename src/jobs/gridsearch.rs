@@ -17,9 +17,10 @@ use crate::jobs::JobKind;
 use crate::ml::estimator::{EstimatorParams, Fitted};
 use crate::ml::metrics;
 use crate::ml::search::{mean_std, params_json, rank_min, ParamValue};
-use crate::ml::svm::SvcWorkspace;
+use crate::ml::svm::{Kernel, SvcWorkspace};
 use crate::ml::Dataset;
 use crate::results::{ResultFile, Row, Schema, Table, Value};
+use crate::runtime::failure;
 use crate::runtime::scheduler::Tasks;
 
 /// Longest error text kept in the `splits` table.
@@ -97,7 +98,7 @@ impl GridSearchJob {
         fit: impl FnOnce() -> Result<Fitted, String>,
     ) -> SplitOutcome {
         let started = Instant::now();
-        let fitted = fit();
+        let fitted = failure::injected_fit_failure(candidate).map_or_else(fit, Err);
         let fit_time = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let scores = fitted.and_then(|model| {
@@ -149,11 +150,14 @@ impl Tasks for GridSearchJob {
         let group = &self.task_groups()[task];
         let fold = group[0].1;
         let (train, test) = self.fold_data(fold);
-        let mut workspace = match self.params[group[0].0] {
-            EstimatorParams::Svc(_) => {
+        let mut workspace = match &self.params[group[0].0] {
+            EstimatorParams::Svc(svc) => {
                 let mut ws = SvcWorkspace::new(train.x.view(), &train.y, &train.classes)
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                ws.set_warm_start(true);
+                // A sigmoid kernel is not positive semi-definite: the dual is not convex, the
+                // solution depends on the starting point, and only a cold start reproduces
+                // libsvm's. Every other kernel has one optimum, which warm starts reach sooner.
+                ws.set_warm_start(svc.kernel != Kernel::Sigmoid);
                 Some(ws)
             }
             _ => None,

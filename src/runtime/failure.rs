@@ -56,3 +56,11 @@ pub(crate) fn injected(rank: usize, tasks_started: usize) -> anyhow::Result<()> 
         _ => anyhow::bail!("injected failure (TRITON_BATCH_TEST_FAIL={spec})"),
     }
 }
+
+/// Test-only switch: `TRITON_BATCH_TEST_FAIL=fit@N` makes every fit of grid-search candidate N
+/// fail, to check that failed fits score NaN and the search goes on.
+pub fn injected_fit_failure(candidate: usize) -> Option<String> {
+    let spec = std::env::var("TRITON_BATCH_TEST_FAIL").ok()?;
+    let target = spec.strip_prefix("fit@")?;
+    (target.parse() == Ok(candidate)).then(|| format!("injected fit failure ({spec})"))
+}

@@ -17,9 +17,9 @@ use crate::rng::{task_rng, TaskRng};
 pub type Split = (Vec<usize>, Vec<usize>);
 
 /// The stream ids the splitters draw from under their seed.
-const KFOLD_STREAM: u64 = 0x6b66_6f6c_64; // "kfold"
+const KFOLD_STREAM: u64 = 0x006b_666f_6c64; // "kfold"
 const SKFOLD_STREAM: u64 = 0x736b_666f_6c64; // "skfold"
-const TTS_STREAM: u64 = 0x7474_73; // "tts"
+const TTS_STREAM: u64 = 0x0074_7473; // "tts"
 
 /// A request a splitter cannot serve; the message names the parameter.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -79,18 +79,20 @@ impl StratifiedKFold {
         if counts.iter().all(|&c| c < k) {
             return Err(SplitError::MoreSplitsThanMembers { n_splits: k });
         }
-        // allocation[i][c]: members of class c in test fold i, from the sorted labels' i::k slice
+        // allocation[c][i]: members of class c in test fold i, from the sorted labels' i::k slice
         let mut sorted = encoded.clone();
         sorted.sort_unstable();
-        let mut allocation = vec![vec![0usize; n_classes]; k];
+        let mut allocation = vec![vec![0usize; k]; n_classes];
         for (pos, &c) in sorted.iter().enumerate() {
-            allocation[pos % k][c] += 1;
+            allocation[c][pos % k] += 1;
         }
         let mut rng = self.shuffle.map(|seed| task_rng(seed, SKFOLD_STREAM));
         let mut fold_of = vec![0usize; y.len()];
-        for c in 0..n_classes {
-            let mut folds: Vec<usize> = (0..k)
-                .flat_map(|i| std::iter::repeat_n(i, allocation[i][c]))
+        for (c, per_fold) in allocation.iter().enumerate() {
+            let mut folds: Vec<usize> = per_fold
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &count)| std::iter::repeat_n(i, count))
                 .collect();
             if let Some(rng) = rng.as_mut() {
                 folds.shuffle(rng);

@@ -262,7 +262,7 @@ pub fn make_classification(p: &MakeClassification) -> Result<Dataset, MakeClassi
         stop += per_cluster[k];
         y[start..stop].fill(k % p.n_classes);
         let a = Array2::from_shape_simple_fn((ni, ni), || 2.0 * uniform(&mut rng) - 1.0);
-        let block = x.slice(s![start..stop, ..ni]).dot(&a) + &centroid;
+        let block = x.slice(s![start..stop, ..ni]).dot(&a) + centroid;
         x.slice_mut(s![start..stop, ..ni]).assign(&block);
     }
 

@@ -11,7 +11,7 @@ use super::params::ForestParams;
 use super::votes::{
     argmax_rows, fixed_mean, fixed_values, importances_from_sums, to_fixed, ForestVotes, OobScore,
 };
-use crate::ml::tree::{DecisionTree, TreeError};
+use crate::ml::tree::{rows_f32, DecisionTree, PackedTree, TreeError};
 use crate::ml::Dataset;
 
 /// A fitted random forest.
@@ -123,15 +123,14 @@ impl Forest {
         let k = self.classes.len();
         let d = self.n_features;
         let n = x.nrows();
-        let mut rows = Vec::with_capacity(n * d);
-        for row in x.rows() {
-            rows.extend(row.iter().map(|&v| v as f32));
-        }
+        let rows = rows_f32(x, d)?;
         let mut sums = vec![0i128; n * k];
+        let mut leaves = Vec::with_capacity(n);
         for tree in &self.trees {
+            PackedTree::new(tree).leaves(&rows, d, &mut leaves);
             let values = fixed_values(tree);
-            for (row, sum) in rows.chunks_exact(d).zip(sums.chunks_exact_mut(k)) {
-                let leaf = tree.leaf_of(row);
+            for (&leaf, sum) in leaves.iter().zip(sums.chunks_exact_mut(k)) {
+                let leaf = leaf as usize;
                 for (s, v) in sum.iter_mut().zip(&values[leaf * k..(leaf + 1) * k]) {
                     *s += v;
                 }

@@ -13,7 +13,7 @@
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::ml::tree::{argmax, DecisionTree, TreeError};
+use crate::ml::tree::{argmax, rows_f32, DecisionTree, PackedTree, TreeError};
 
 use super::grow::FittedTree;
 
@@ -147,17 +147,23 @@ impl ForestVotes {
         insert_range(&mut self.trees, (index, index + 1))?;
 
         let values = fixed_values(tree);
-        for (i, row) in test_x.rows().into_iter().enumerate() {
-            let leaf = tree.leaf_by(|f| row[f] as f32);
-            let sum = &mut self.test_sum[i * k..(i + 1) * k];
+        let packed = PackedTree::new(tree);
+        let d = self.n_features;
+        let mut leaves = Vec::new();
+        packed.leaves(&rows_f32(test_x, d)?, d, &mut leaves);
+        for (&leaf, sum) in leaves.iter().zip(self.test_sum.chunks_exact_mut(k)) {
+            let leaf = leaf as usize;
             for (s, v) in sum.iter_mut().zip(&values[leaf * k..(leaf + 1) * k]) {
                 *s += v;
             }
         }
+        let mut oob_rows = Vec::with_capacity(fitted.oob_indices.len() * d);
         for &i in &fitted.oob_indices {
-            let i = i as usize;
-            let row = train_x.row(i);
-            let leaf = tree.leaf_by(|f| row[f] as f32);
+            oob_rows.extend(train_x.row(i as usize).iter().map(|&v| v as f32));
+        }
+        packed.leaves(&oob_rows, d, &mut leaves);
+        for (&i, &leaf) in fitted.oob_indices.iter().zip(&leaves) {
+            let (i, leaf) = (i as usize, leaf as usize);
             let sum = &mut self.oob_sum[i * k..(i + 1) * k];
             for (s, v) in sum.iter_mut().zip(&values[leaf * k..(leaf + 1) * k]) {
                 *s += v;

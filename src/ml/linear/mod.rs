@@ -36,7 +36,7 @@ pub enum LogisticError {
 }
 
 /// The estimator's parameters (scikit-learn's names and defaults: `C=1.0`, `max_iter=100`,
-/// `tol=1e-4`).
+/// `tol=1e-4`; a missing one takes its default when deserialised).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogisticRegression {
@@ -248,8 +248,7 @@ impl<'a> Problem<'a> {
             }
         } else {
             // shift each row by its maximum, exponentiate everything at once, normalise
-            let mut shift = vec![0.0; n];
-            for ((row, &yi), s) in self.raw.chunks_exact_mut(width).zip(self.y).zip(&mut shift) {
+            for (row, &yi) in self.raw.chunks_exact_mut(width).zip(self.y) {
                 let mut max = f64::NEG_INFINITY;
                 for (r, b) in row[..m].iter_mut().zip(bias) {
                     *r += b;
@@ -259,7 +258,6 @@ impl<'a> Problem<'a> {
                 for r in row[..m].iter_mut() {
                     *r -= max;
                 }
-                *s = max;
             }
             kernels::exp_inplace(&mut self.raw);
             let mut log_prod = 1.0f64;

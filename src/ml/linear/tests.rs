@@ -52,6 +52,9 @@ fn parameters_are_validated() {
     let parsed: LogisticRegression =
         serde_json::from_str(r#"{"C": 0.5, "max_iter": 7, "tol": 0.001}"#).unwrap();
     assert_eq!(parsed, LogisticRegression::new(0.5, 7, 1e-3).unwrap());
+    let partial: LogisticRegression = toml::from_str("C = 10.0").unwrap();
+    assert_eq!(partial, LogisticRegression::new(10.0, 100, 1e-4).unwrap());
+    assert!(toml::from_str::<LogisticRegression>("penalty = \"l1\"").is_err());
 }
 
 /// Coefficients, intercepts, accuracy and probabilities against scikit-learn's on small

@@ -169,11 +169,12 @@ enum ClassWeightRepr {
 
 impl<'de> Deserialize<'de> for ClassWeight {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match ClassWeightRepr::deserialize(d)? {
-            ClassWeightRepr::Map(m) => Ok(ClassWeight::Map(m)),
-            ClassWeightRepr::Name(n) if n == "balanced" => Ok(ClassWeight::Balanced),
-            ClassWeightRepr::Name(n) if n == "none" || n == "None" => Ok(ClassWeight::None),
-            ClassWeightRepr::Name(n) => Err(serde::de::Error::custom(SvmError::InvalidParameter {
+        match Option::<ClassWeightRepr>::deserialize(d)? {
+            None => Ok(ClassWeight::None),
+            Some(ClassWeightRepr::Map(m)) => Ok(ClassWeight::Map(m)),
+            Some(ClassWeightRepr::Name(n)) if n == "balanced" => Ok(ClassWeight::Balanced),
+            Some(ClassWeightRepr::Name(n)) if n == "none" || n == "None" => Ok(ClassWeight::None),
+            Some(ClassWeightRepr::Name(n)) => Err(serde::de::Error::custom(SvmError::InvalidParameter {
                 name: "class_weight",
                 value: format!("{n:?}"),
                 allowed: CLASS_WEIGHT_ALLOWED,

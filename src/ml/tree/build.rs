@@ -92,6 +92,8 @@ struct Builder<'a> {
     p: Resolved,
     k: usize,
     cw: Vec<ClassWeight>,
+    /// Two classes: per sample (weight, weight if class 1 else 0).
+    w2: Vec<[f64; 2]>,
     total_weight: f64,
     samples: Vec<u32>,
     features: Vec<u32>,
@@ -101,6 +103,7 @@ struct Builder<'a> {
     node_sum: Vec<f64>,
     left_sum: Vec<f64>,
     best_left: Vec<f64>,
+    scan_left: Vec<f64>,
     tree: DecisionTree,
 }
 
@@ -118,11 +121,19 @@ impl<'a> Builder<'a> {
             })
             .collect();
         let m = samples.len();
+        let w2 = if k == 2 {
+            (0..n)
+                .map(|i| [weights[i], if set.y[i] == 1 { weights[i] } else { 0.0 }])
+                .collect()
+        } else {
+            Vec::new()
+        };
         Builder {
             set,
             p,
             k,
             cw,
+            w2,
             total_weight: samples.iter().map(|&i| weights[i as usize]).sum(),
             samples,
             features: (0..set.n_features as u32).collect(),
@@ -132,6 +143,7 @@ impl<'a> Builder<'a> {
             node_sum: vec![0.0; k],
             left_sum: vec![0.0; k],
             best_left: vec![0.0; k],
+            scan_left: vec![0.0; k],
             tree: DecisionTree {
                 n_features: set.n_features,
                 n_classes: k,
@@ -435,14 +447,12 @@ impl<'a> Builder<'a> {
         debug_assert_eq!(p, pos);
         let wl: f64 = self.best_left.iter().sum();
         let wr = wn - wl;
-        let right: Vec<f64> = self
-            .node_sum
-            .iter()
-            .zip(&self.best_left)
-            .map(|(t, l)| (t - l).max(0.0))
-            .collect();
+        let right = &mut self.scan_left;
+        for ((r, t), l) in right.iter_mut().zip(&self.node_sum).zip(&self.best_left) {
+            *r = (t - l).max(0.0);
+        }
         let imp_left = impurity_of(self.p.criterion, &self.best_left, wl);
-        let imp_right = impurity_of(self.p.criterion, &right, wr);
+        let imp_right = impurity_of(self.p.criterion, right, wr);
         let improvement =
             (wn / self.total_weight) * (impurity - wr / wn * imp_right - wl / wn * imp_left);
         (
@@ -465,37 +475,49 @@ impl<'a> Builder<'a> {
         let values_f = &self.set.values[feature * n..(feature + 1) * n];
         let m = end - start;
         let ranks = &mut self.ranks[..m];
+        let samples = &self.samples[start..end];
         let (mut lo, mut hi) = (u32::MAX, 0u32);
-        for (r, &s) in ranks.iter_mut().zip(&self.samples[start..end]) {
+        let constant = |lo: u32, hi: u32| {
+            values_f[hi as usize] as f64 <= values_f[lo as usize] as f64 + FEATURE_THRESHOLD
+        };
+        if m < 64 {
+            for (r, &s) in ranks.iter_mut().zip(samples) {
+                let x = rank_f[s as usize];
+                *r = x;
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
+            if constant(lo, hi) {
+                return false;
+            }
+            ranks.sort_unstable();
+            return true;
+        }
+        // Larger nodes: mark the ranks in a bitmap, then read them back in order (the ranks of a
+        // feature are distinct integers below n).
+        let bits = &mut self.bits;
+        for &s in samples {
             let x = rank_f[s as usize];
-            *r = x;
+            bits[(x >> 6) as usize] |= 1u64 << (x & 63);
             lo = lo.min(x);
             hi = hi.max(x);
         }
-        if values_f[hi as usize] as f64 <= values_f[lo as usize] as f64 + FEATURE_THRESHOLD {
+        let (w_lo, w_hi) = ((lo >> 6) as usize, (hi >> 6) as usize);
+        if constant(lo, hi) {
+            bits[w_lo..=w_hi].fill(0);
             return false;
         }
-        let (w_lo, w_hi) = ((lo >> 6) as usize, (hi >> 6) as usize);
-        let span_words = w_hi - w_lo + 1;
-        if m < 64 || span_words > 4 * m {
-            ranks.sort_unstable();
-        } else {
-            let bits = &mut self.bits;
-            for &r in ranks.iter() {
-                bits[(r >> 6) as usize] |= 1u64 << (r & 63);
+        let mut k = 0;
+        for w in w_lo..=w_hi {
+            let mut word = bits[w];
+            bits[w] = 0;
+            while word != 0 {
+                ranks[k] = ((w as u32) << 6) | word.trailing_zeros();
+                k += 1;
+                word &= word - 1;
             }
-            let mut k = 0;
-            for w in w_lo..=w_hi {
-                let mut word = bits[w];
-                bits[w] = 0;
-                while word != 0 {
-                    ranks[k] = ((w as u32) << 6) | word.trailing_zeros();
-                    k += 1;
-                    word &= word - 1;
-                }
-            }
-            debug_assert_eq!(k, m);
         }
+        debug_assert_eq!(k, m);
         true
     }
 
@@ -513,18 +535,84 @@ impl<'a> Builder<'a> {
         let order_f = &self.set.order[feature * n..(feature + 1) * n];
         let values_f = &self.set.values[feature * n..(feature + 1) * n];
         let ranks = &self.ranks[..m];
-        let msl = self.p.min_samples_leaf;
-        let mwl = self.p.min_weight_leaf;
+        let (msl, mwl) = (self.p.min_samples_leaf, self.p.min_weight_leaf);
         let criterion = self.p.criterion;
-        let k = self.k;
-        let mut left = vec![0.0; k];
         let mut best_proxy = best_proxy;
         let mut found = None;
+        let threshold_between = |value: f64, next: f64| {
+            let t = value / 2.0 + next / 2.0;
+            if t == next || t.is_infinite() {
+                value
+            } else {
+                t
+            }
+        };
+
+        if self.k == 2 {
+            // Two classes: running totals in registers; class 1's weight is `w1`.
+            let t1 = self.node_sum[1];
+            let (mut wl, mut l1) = (0.0, 0.0);
+            let mut best_l1 = 0.0;
+            let mut best_wl = 0.0;
+            let mut next_value = values_f[ranks[0] as usize] as f64;
+            for p in 0..m - 1 {
+                let [w, w1] = self.w2[order_f[ranks[p] as usize] as usize];
+                wl += w;
+                l1 += w1;
+                let value = next_value;
+                let r_next = ranks[p + 1];
+                next_value = values_f[r_next as usize] as f64;
+                if next_value <= value + FEATURE_THRESHOLD {
+                    continue;
+                }
+                let n_left = p + 1;
+                if n_left < msl || m - n_left < msl {
+                    continue;
+                }
+                let wr = wn - wl;
+                if wl < mwl || wr < mwl {
+                    continue;
+                }
+                let (l0, r1) = (wl - l1, t1 - l1);
+                let r0 = wr - r1;
+                match criterion {
+                    Criterion::Gini => {
+                        // proxy = sl / wl + sr / wr, compared without dividing.
+                        let (sl, sr) = (l0 * l0 + l1 * l1, r0 * r0 + r1 * r1);
+                        let (num, den) = (sl * wr + sr * wl, wl * wr);
+                        if num > best_proxy * den {
+                            best_proxy = num / den;
+                            found =
+                                Some((n_left, r_next, best_proxy, threshold_between(value, next_value)));
+                            best_l1 = l1;
+                            best_wl = wl;
+                        }
+                    }
+                    Criterion::Entropy => {
+                        let proxy =
+                            -wl * entropy_of(&[l0, l1], wl) - wr * entropy_of(&[r0, r1], wr);
+                        if proxy > best_proxy {
+                            best_proxy = proxy;
+                            found = Some((n_left, r_next, proxy, threshold_between(value, next_value)));
+                            best_l1 = l1;
+                            best_wl = wl;
+                        }
+                    }
+                }
+            }
+            if found.is_some() {
+                self.left_sum[0] = best_wl - best_l1;
+                self.left_sum[1] = best_l1;
+            }
+            return found;
+        }
+
+        let left = &mut self.scan_left;
+        left.fill(0.0);
         let mut wl = 0.0;
         let mut next_value = values_f[ranks[0] as usize] as f64;
         for p in 0..m - 1 {
-            let r = ranks[p] as usize;
-            let cw = self.cw[order_f[r] as usize];
+            let cw = self.cw[order_f[ranks[p] as usize] as usize];
             left[cw.class as usize] += cw.weight;
             wl += cw.weight;
             let value = next_value;
@@ -541,19 +629,28 @@ impl<'a> Builder<'a> {
             if wl < mwl || wr < mwl {
                 continue;
             }
-            let proxy = proxy_improvement(criterion, &left, &self.node_sum, wl, wr);
+            let proxy = proxy_improvement(criterion, left, &self.node_sum, wl, wr);
             if proxy > best_proxy {
                 best_proxy = proxy;
-                let mut threshold = value / 2.0 + next_value / 2.0;
-                if threshold == next_value || threshold.is_infinite() {
-                    threshold = value;
-                }
-                found = Some((n_left, r_next, proxy, threshold));
-                self.left_sum.copy_from_slice(&left);
+                found = Some((n_left, r_next, proxy, threshold_between(value, next_value)));
+                self.left_sum.copy_from_slice(left);
             }
         }
         found
     }
+}
+
+/// Entropy (base 2) of weighted class counts summing to `total`.
+#[inline]
+fn entropy_of(counts: &[f64], total: f64) -> f64 {
+    let mut h = 0.0;
+    for &c in counts {
+        if c > 0.0 {
+            let p = c / total;
+            h -= p * p.log2();
+        }
+    }
+    h
 }
 
 /// Node impurity from weighted class counts summing to `wn`.
@@ -570,16 +667,7 @@ fn impurity_of(criterion: Criterion, counts: &[f64], wn: f64) -> f64 {
             let sq: f64 = counts.iter().map(|c| c * c).sum();
             1.0 - sq / (wn * wn)
         }
-        Criterion::Entropy => {
-            let mut h = 0.0;
-            for &c in counts {
-                if c > 0.0 {
-                    let p = c / wn;
-                    h -= p * p.log2();
-                }
-            }
-            h
-        }
+        Criterion::Entropy => entropy_of(counts, wn),
     }
 }
 

@@ -14,6 +14,7 @@ mod params;
 
 pub use build::fit_weighted;
 pub use data::TrainingSet;
+pub(crate) use model::{rows_f32, PackedTree};
 pub use model::{argmax, DecisionTree, TreeArrays, LEAF_FEATURE, LEAF_THRESHOLD, NO_CHILD};
 pub use params::{Criterion, MaxFeatures, SampleCount, TreeParams};
 

@@ -86,30 +86,6 @@ impl DecisionTree {
         max
     }
 
-    /// The leaf that a row (already rounded to `f32`) reaches.
-    #[inline]
-    pub(crate) fn leaf_of(&self, row: &[f32]) -> usize {
-        self.leaf_by(|f| row[f])
-    }
-
-    /// The leaf reached by the row whose feature `f` is `value(f)`.
-    #[inline]
-    pub(crate) fn leaf_by(&self, value: impl Fn(usize) -> f32) -> usize {
-        let mut node = 0usize;
-        loop {
-            let left = self.left[node];
-            if left == NONE {
-                return node;
-            }
-            let v = value(self.feature[node] as usize) as f64;
-            node = if v <= self.threshold[node] {
-                left as usize
-            } else {
-                self.right[node] as usize
-            };
-        }
-    }
-
     /// Class fractions of a leaf.
     #[inline]
     pub(crate) fn leaf_value(&self, leaf: usize) -> &[f64] {
@@ -118,21 +94,22 @@ impl DecisionTree {
 
     /// The index of the leaf each row reaches (scikit-learn's `apply`).
     pub fn apply(&self, x: ArrayView2<f64>) -> Result<Vec<usize>, TreeError> {
+        Ok(self.leaves(x)?.into_iter().map(|l| l as usize).collect())
+    }
+
+    fn leaves(&self, x: ArrayView2<f64>) -> Result<Vec<u32>, TreeError> {
         let rows = rows_f32(x, self.n_features)?;
-        Ok(rows
-            .chunks_exact(self.n_features)
-            .map(|row| self.leaf_of(row))
-            .collect())
+        let mut leaves = Vec::with_capacity(x.nrows());
+        PackedTree::new(self).leaves(&rows, self.n_features, &mut leaves);
+        Ok(leaves)
     }
 
     /// Weighted class fractions of the leaf each row reaches (`n_rows x n_classes`).
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, TreeError> {
-        let rows = rows_f32(x, self.n_features)?;
-        let n = x.nrows();
-        let mut out = Array2::zeros((n, self.n_classes));
-        for (i, row) in rows.chunks_exact(self.n_features).enumerate() {
-            let leaf = self.leaf_of(row);
-            for (o, &v) in out.row_mut(i).iter_mut().zip(self.leaf_value(leaf)) {
+        let leaves = self.leaves(x)?;
+        let mut out = Array2::zeros((x.nrows(), self.n_classes));
+        for (i, &leaf) in leaves.iter().enumerate() {
+            for (o, &v) in out.row_mut(i).iter_mut().zip(self.leaf_value(leaf as usize)) {
                 *o = v;
             }
         }
@@ -141,10 +118,10 @@ impl DecisionTree {
 
     /// The most probable class index per row (ties to the lowest index).
     pub fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>, TreeError> {
-        let rows = rows_f32(x, self.n_features)?;
-        Ok(rows
-            .chunks_exact(self.n_features)
-            .map(|row| argmax(self.leaf_value(self.leaf_of(row))))
+        Ok(self
+            .leaves(x)?
+            .into_iter()
+            .map(|leaf| argmax(self.leaf_value(leaf as usize)))
             .collect())
     }
 
@@ -328,6 +305,109 @@ impl From<DecisionTree> for TreeArrays {
     }
 }
 
+/// A node packed for prediction: 16 bytes, four to a cache line. The threshold is the largest
+/// `f32` not above the `f64` threshold, so comparing an `f32` value with it decides exactly as
+/// comparing in `f64`. Leaves point to themselves with an infinite threshold, so a row that has
+/// reached its leaf stays there.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub(crate) struct PackedNode {
+    threshold: f32,
+    feature: u32,
+    left: u32,
+    right: u32,
+}
+
+/// Rows traversed together, so that their independent walks overlap in the processor.
+const LANES: usize = 8;
+
+/// A tree packed for fast prediction.
+pub(crate) struct PackedTree {
+    nodes: Vec<PackedNode>,
+}
+
+/// The largest `f32` that is at most `x`.
+fn f32_at_most(x: f64) -> f32 {
+    let t = x as f32;
+    if (t as f64) <= x || t.is_nan() {
+        return t;
+    }
+    if t == f32::INFINITY {
+        f32::MAX
+    } else if t == 0.0 {
+        -f32::from_bits(1)
+    } else if t > 0.0 {
+        f32::from_bits(t.to_bits() - 1)
+    } else {
+        f32::from_bits(t.to_bits() + 1)
+    }
+}
+
+impl PackedTree {
+    pub(crate) fn new(tree: &DecisionTree) -> Self {
+        let nodes = (0..tree.n_nodes())
+            .map(|i| {
+                if tree.left[i] == NONE {
+                    PackedNode {
+                        threshold: f32::INFINITY,
+                        feature: 0,
+                        left: i as u32,
+                        right: i as u32,
+                    }
+                } else {
+                    PackedNode {
+                        threshold: f32_at_most(tree.threshold[i]),
+                        feature: tree.feature[i],
+                        left: tree.left[i],
+                        right: tree.right[i],
+                    }
+                }
+            })
+            .collect();
+        PackedTree { nodes }
+    }
+
+    /// The leaf of each row of `rows` (contiguous rows of `d` values) into `out`.
+    pub(crate) fn leaves(&self, rows: &[f32], d: usize, out: &mut Vec<u32>) {
+        out.clear();
+        let nodes = &self.nodes[..];
+        let mut chunks = rows.chunks_exact(d * LANES);
+        for chunk in &mut chunks {
+            let mut at = [0u32; LANES];
+            loop {
+                let mut moved = false;
+                for (j, a) in at.iter_mut().enumerate() {
+                    let node = nodes[*a as usize];
+                    let v = chunk[j * d + node.feature as usize];
+                    let next = if v <= node.threshold { node.left } else { node.right };
+                    moved |= next != *a;
+                    *a = next;
+                }
+                if !moved {
+                    break;
+                }
+            }
+            out.extend_from_slice(&at);
+        }
+        for row in chunks.remainder().chunks_exact(d) {
+            let mut a = 0u32;
+            loop {
+                let node = nodes[a as usize];
+                let next = if row[node.feature as usize] <= node.threshold {
+                    node.left
+                } else {
+                    node.right
+                };
+                if next == a {
+                    break;
+                }
+                a = next;
+            }
+            out.push(a);
+        }
+    }
+}
+
 /// Index of the largest value, the first one on ties (numpy's argmax).
 #[inline]
 pub fn argmax(values: &[f64]) -> usize {
@@ -353,4 +433,68 @@ pub(crate) fn rows_f32(x: ArrayView2<f64>, n_features: usize) -> Result<Vec<f32>
         out.extend(row.iter().map(|&v| v as f32));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f32_threshold_decides_as_the_f64_threshold() {
+        let mut state = 7u64;
+        let mut next = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state
+        };
+        for _ in 0..20000 {
+            let a = f32::from_bits((next() >> 32) as u32 & 0xbfff_ffff);
+            let b = f32::from_bits((next() >> 32) as u32 & 0xbfff_ffff);
+            if !a.is_finite() || !b.is_finite() {
+                continue;
+            }
+            let thr = a as f64 / 2.0 + b as f64 / 2.0;
+            let t = f32_at_most(thr);
+            assert!(t as f64 <= thr);
+            for v in [a, b, t, f32::from_bits(t.to_bits().wrapping_add(1))] {
+                if v.is_finite() {
+                    assert_eq!(v <= t, v as f64 <= thr, "{v} {thr}");
+                }
+            }
+        }
+        assert_eq!(f32_at_most(1e300), f32::MAX);
+        assert_eq!(f32_at_most(-1e300), f32::NEG_INFINITY);
+        assert!(f32_at_most(-1e-300) < 0.0);
+        assert_eq!(f32_at_most(0.0), 0.0);
+    }
+
+    #[test]
+    fn packed_traversal_matches_the_arrays() {
+        // A hand-made tree: x0 <= 0.5 ? (x1 <= 2.0 ? leaf 3 : leaf 4) : leaf 2.
+        let a = TreeArrays {
+            n_features: 2,
+            n_classes: 2,
+            children_left: vec![1, 3, -1, -1, -1],
+            children_right: vec![2, 4, -1, -1, -1],
+            feature: vec![0, 1, -2, -2, -2],
+            threshold: vec![0.5, 2.0, -2.0, -2.0, -2.0],
+            value: Array2::from_shape_vec((5, 2), vec![0.5, 0.5, 0.5, 0.5, 0.0, 1.0, 1.0, 0.0, 0.3, 0.7])
+                .unwrap(),
+            impurity: vec![0.5, 0.5, 0.0, 0.0, 0.42],
+            n_node_samples: vec![10, 6, 4, 3, 3],
+            weighted_n_node_samples: vec![10.0, 6.0, 4.0, 3.0, 3.0],
+        };
+        let tree = DecisionTree::from_arrays(a).unwrap();
+        let rows: Vec<[f64; 2]> = (0..37)
+            .map(|i| [(i % 5) as f64 * 0.25, (i % 7) as f64 * 0.5 + 0.25])
+            .collect();
+        let x = Array2::from_shape_fn((rows.len(), 2), |(i, j)| rows[i][j]);
+        let expected: Vec<usize> = rows
+            .iter()
+            .map(|r| if r[0] <= 0.5 { if r[1] <= 2.0 { 3 } else { 4 } } else { 2 })
+            .collect();
+        assert_eq!(tree.apply(x.view()).unwrap(), expected);
+        let proba = tree.predict_proba(x.view()).unwrap();
+        assert_eq!(proba.row(0).to_vec(), vec![1.0, 0.0]);
+        assert_eq!(tree.feature_importances().len(), 2);
+    }
 }

@@ -1,0 +1,335 @@
+//! The grid search end to end through the real binary and mpirun: scikit-learn's folds, scores
+//! and best candidate on the same data file; identical tables on any rank count and after a
+//! resume; fits that fail scored NaN; bad grids refused before any compute.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::Value as Json;
+use triton_batch::ml::cv::StratifiedKFold;
+use triton_batch::ml::dataset::load_hdf5;
+use triton_batch::results::{ResultFile, Table, Value};
+
+/// scikit-learn's GridSearchCV of scripts/reference/gridsearch.py, on the same data file.
+const JOB: &str = r#"
+[data]
+source = "file"
+path = "tests/reference/gridsearch_data.h5"
+
+[estimator]
+kind = "svc"
+gamma = "scale"
+
+[[grid]]
+C = [0.1, 1.0, 10.0]
+kernel = ["rbf", "sigmoid"]
+
+[[grid]]
+C = [1.0]
+kernel = ["poly"]
+degree = [2, 3]
+
+[cv]
+folds = 3
+"#;
+
+fn reference() -> Json {
+    serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/reference/gridsearch.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn table(path: &Path, name: &str) -> Table {
+    ResultFile::open_read(path)
+        .unwrap()
+        .read_table(name)
+        .unwrap()
+}
+
+#[test]
+fn matches_scikit_learn_on_the_same_data() {
+    let reference = reference();
+    let data = load_hdf5(repo().join("tests/reference/gridsearch_data.h5")).unwrap();
+    let folds = StratifiedKFold {
+        n_splits: 3,
+        shuffle: None,
+    }
+    .split(&data.y)
+    .unwrap();
+    let tests: Vec<Vec<usize>> = folds.iter().map(|(_, test)| test.clone()).collect();
+    let expected: Vec<Vec<usize>> =
+        serde_json::from_value(reference["test_folds"].clone()).unwrap();
+    assert_eq!(tests, expected, "folds identical to StratifiedKFold(3)");
+
+    let dir = tempdir();
+    let job = job_file(dir.path(), "small.toml", JOB);
+    let out = dir.path().join("small.h5");
+    mpirun(
+        2,
+        &[
+            "gridsearch",
+            path_str(&job),
+            "--quiet",
+            "--out",
+            path_str(&out),
+        ],
+        300,
+    )
+    .assert_success();
+    let cv = table(&out, "cv_results");
+    let params = cv.str_column("params").unwrap();
+    let sk_params: Vec<String> = serde_json::from_value(reference["params"].clone()).unwrap();
+    assert_eq!(params.len(), sk_params.len());
+    for (ours, theirs) in params.iter().zip(&sk_params) {
+        let (a, b): (Json, Json) = (
+            serde_json::from_str(ours).unwrap(),
+            serde_json::from_str(theirs).unwrap(),
+        );
+        assert_eq!(a, b, "candidate order as scikit-learn's");
+    }
+    let sizes: Vec<f64> = serde_json::from_value(reference["fold_sizes"].clone()).unwrap();
+    let sk_scores: Vec<Vec<f64>> =
+        serde_json::from_value(reference["split_test_scores"].clone()).unwrap();
+    for k in 0..3 {
+        let ours = cv.f64_column(&format!("split{k}_test_score")).unwrap();
+        for (c, score) in ours.iter().enumerate() {
+            let diff = (score - sk_scores[c][k]).abs();
+            assert!(
+                diff <= 1.0 / sizes[k] + 1e-12,
+                "candidate {c} fold {k}: {score} vs scikit-learn {}",
+                sk_scores[c][k]
+            );
+        }
+    }
+    let best = table(&out, "best").i64_column("best_index").unwrap()[0];
+    assert_eq!(
+        best,
+        reference["best_index"].as_i64().unwrap(),
+        "same best candidate"
+    );
+    let degree = cv.f64_column("param_degree").unwrap();
+    assert!(
+        degree[0].is_nan() && degree[6] == 2.0,
+        "param_degree NaN where a candidate lacks it"
+    );
+}
+
+/// Every column but times, ranks and hosts.
+fn results_without_times(path: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
+    ["cv_results", "splits", "best"]
+        .iter()
+        .map(|name| {
+            let t = table(path, name);
+            let keep: Vec<usize> = t
+                .schema
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| {
+                    !(c.name.contains("time")
+                        || ["rank", "host", "seconds"].contains(&c.name.as_str()))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            let mut rows: Vec<Vec<Value>> = t
+                .rows
+                .iter()
+                .map(|r| keep.iter().map(|&i| r[i].clone()).collect())
+                .collect();
+            if *name == "splits" {
+                rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+            }
+            (name.to_string(), rows)
+        })
+        .collect()
+}
+
+fn assert_same_results(a: &Path, b: &Path) {
+    let (ra, rb) = (results_without_times(a), results_without_times(b));
+    for ((name, rows_a), (_, rows_b)) in ra.iter().zip(&rb) {
+        assert_eq!(rows_a.len(), rows_b.len(), "{name}");
+        for (x, y) in rows_a.iter().zip(rows_b) {
+            let same = x.iter().zip(y).all(|(u, v)| match (u, v) {
+                (Value::F64(p), Value::F64(q)) => p.to_bits() == q.to_bits(),
+                _ => u == v,
+            });
+            assert!(
+                same,
+                "{name} differs between {} and {}:\n{x:?}\n{y:?}",
+                a.display(),
+                b.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn identical_on_any_rank_count_and_after_resume() {
+    let dir = tempdir();
+    let job = job_file(dir.path(), "small.toml", JOB);
+    let out = |n: &str| dir.path().join(n);
+    let run = |np: usize, file: &str, extra: &[&str]| {
+        let f = out(file);
+        let args = [
+            &[
+                "gridsearch",
+                path_str(&job),
+                "--quiet",
+                "--out",
+                path_str(&f),
+            ][..],
+            extra,
+        ]
+        .concat();
+        mpirun(np, &args, 300)
+    };
+    run(1, "np1.h5", &[]).assert_success();
+    for (np, file, extra) in [
+        (2, "np2.h5", &[][..]),
+        (4, "np4.h5", &[][..]),
+        (2, "static.h5", &["--schedule", "static"][..]),
+    ] {
+        run(np, file, extra).assert_success();
+        assert_same_results(&out("np1.h5"), &out(file));
+    }
+    let failed = mpirun_env(
+        2,
+        &[
+            "gridsearch",
+            path_str(&job),
+            "--quiet",
+            "--out",
+            path_str(&out("resumed.h5")),
+        ],
+        120,
+        &[("TRITON_BATCH_TEST_FAIL", "panic@1")],
+    );
+    assert_ne!(failed.code(), Some(0));
+    assert!(failed.elapsed.as_secs() < 30, "took {:?}", failed.elapsed);
+    assert!(failed.stderr().contains("rank 1 on"), "{}", failed.stderr());
+    assert!(!out("resumed.h5").exists());
+    run(2, "resumed.h5", &["--resume"]).assert_success();
+    assert_same_results(&out("np1.h5"), &out("resumed.h5"));
+}
+
+/// A fit that fails scores NaN (scikit-learn's error_score = nan), keeps its error text in
+/// `splits`, ranks last, and the search goes on.
+#[test]
+fn failing_fits_score_nan_and_the_run_goes_on() {
+    let dir = tempdir();
+    let job = job_file(dir.path(), "small.toml", JOB);
+    let out = dir.path().join("nan.h5");
+    let args = [
+        "gridsearch",
+        path_str(&job),
+        "--quiet",
+        "--out",
+        path_str(&out),
+    ];
+    mpirun_env(2, &args, 300, &[("TRITON_BATCH_TEST_FAIL", "fit@2")]).assert_success();
+    let cv = table(&out, "cv_results");
+    let means = cv.f64_column("mean_test_score").unwrap();
+    let ranks = cv.i64_column("rank_test_score").unwrap();
+    assert!(means[2].is_nan() && cv.f64_column("split0_test_score").unwrap()[2].is_nan());
+    assert_eq!(ranks[2], means.len() as i64, "a NaN candidate ranks last");
+    assert!(means
+        .iter()
+        .enumerate()
+        .all(|(i, m)| i == 2 || m.is_finite()));
+    let splits = table(&out, "splits");
+    let errors = splits.str_column("error").unwrap();
+    let candidates = splits.i64_column("candidate").unwrap();
+    for (error, candidate) in errors.iter().zip(&candidates) {
+        assert_eq!(
+            error.contains("injected fit failure"),
+            *candidate == 2,
+            "{error}"
+        );
+    }
+    assert_ne!(table(&out, "best").i64_column("best_index").unwrap()[0], 2);
+}
+
+const BAD_GRIDS: &[(&str, &str, &[&str])] = &[
+    ("C = [0.1, 1.0, 10.0]", "C = [0.1, -1.0]", &["C", "-1"]),
+    ("C = [0.1, 1.0, 10.0]", "C = [0.0]", &["C"]),
+    (
+        "kernel = [\"rbf\", \"sigmoid\"]",
+        "kernel = [\"rbf\", \"cubic\"]",
+        &["cubic", "kernel"],
+    ),
+    (
+        "kernel = [\"rbf\", \"sigmoid\"]",
+        "kernel = []",
+        &["kernel", "empty"],
+    ),
+    (
+        "kernel = [\"rbf\", \"sigmoid\"]",
+        "kernel = [\"rbf\"]\nn_neighbors = [3]",
+        &["n_neighbors"],
+    ),
+    ("folds = 3", "folds = 1", &["folds", "2"]),
+    ("folds = 3", "folds = 400", &["folds"]),
+    (
+        "kind = \"svc\"",
+        "kind = \"knn\"",
+        &["knn", "svc", "logistic_regression"],
+    ),
+    ("gamma = \"scale\"", "gamma = -0.5", &["gamma"]),
+    ("degree = [2, 3]", "degree = [-1]", &["degree"]),
+    (
+        "path = \"tests/reference/gridsearch_data.h5\"",
+        "path = \"no/such.h5\"",
+        &["no/such.h5"],
+    ),
+    (
+        "[cv]",
+        "[scoring]\nmetric = \"neg_log_loss\"\n\n[cv]",
+        &["probability"],
+    ),
+    (
+        "[cv]",
+        "[scoring]\nmetric = \"auc\"\n\n[cv]",
+        &["auc", "accuracy"],
+    ),
+    (
+        "gamma = \"scale\"",
+        "gamma = \"scale\"\nclass_weight = { \"7\" = 2.0 }",
+        &["class_weight", "7"],
+    ),
+];
+
+#[test]
+fn bad_grids_are_refused_before_any_compute() {
+    let dir = tempdir();
+    let out = dir.path().join("existing.h5");
+    std::fs::write(&out, b"an earlier result").unwrap();
+    for (from, to, words) in BAD_GRIDS {
+        assert!(JOB.contains(from), "{from}");
+        let job = job_file(dir.path(), "bad.toml", &JOB.replacen(from, to, 1));
+        let run = mpirun(
+            2,
+            &["gridsearch", path_str(&job), "--out", path_str(&out)],
+            60,
+        );
+        assert_ne!(run.code(), Some(0), "`{to}` must fail");
+        let stderr = run.stderr();
+        // mpirun adds its own banner about the non-zero exit; ours is one line.
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("triton-batch"))
+            .collect();
+        assert_eq!(lines.len(), 1, "`{to}` gives one line:\n{stderr}");
+        for word in *words {
+            assert!(
+                lines[0].contains(word),
+                "`{to}` error lacks `{word}`: {}",
+                lines[0]
+            );
+        }
+        assert!(!lines[0].contains("MPI_ABORT"), "{stderr}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"an earlier result");
+    }
+}
