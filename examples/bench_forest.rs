@@ -4,6 +4,7 @@
 //! the rows), then for each of RUNS runs prints `key value` lines:
 //! - `fit_per_tree_s`: `RandomForest::fit` with N trees and default parameters (max_features
 //!   sqrt, bootstrap) on all rows, seconds divided by N (data preparation included);
+//! - `fit_train_per_tree_s`: the same on the train rows only;
 //! - `predict_s`: `Forest::predict_proba` of a forest of N trees grown on the train rows, on the
 //!   test rows;
 //! - `accuracy`: that forest's accuracy on the test rows;
@@ -20,7 +21,10 @@ use triton_batch::ml::Dataset;
 fn arg(i: usize, default: u64) -> u64 {
     std::env::args()
         .nth(i)
-        .map(|a| a.parse().expect("arguments after the file are whole numbers"))
+        .map(|a| {
+            a.parse()
+                .expect("arguments after the file are whole numbers")
+        })
         .unwrap_or(default)
 }
 
@@ -67,7 +71,12 @@ fn main() -> anyhow::Result<()> {
         println!("fit_per_tree_s {:.6}", fit / n_trees as f64);
         println!("tree_nodes {:.1}", nodes as f64 / n_trees as f64);
 
+        let t = Instant::now();
         let forest = RandomForest::fit(&params, &train)?;
+        println!(
+            "fit_train_per_tree_s {:.6}",
+            t.elapsed().as_secs_f64() / n_trees as f64
+        );
         let t = Instant::now();
         let proba = forest.predict_proba(test.x.view())?;
         let predict = t.elapsed().as_secs_f64();

@@ -9,7 +9,6 @@
 pub mod gridsearch;
 pub mod montecarlo;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -332,26 +331,34 @@ fn sorted_by_task(mut table: Table) -> anyhow::Result<Table> {
     Ok(table)
 }
 
-/// Tasks done and busy seconds per rank in this run, to see the load balance.
+/// Per rank in this run: tasks done, busy seconds and peak memory, to see the load balance.
 struct RankLoad {
     hosts: Vec<String>,
-    load: BTreeMap<usize, (i64, f64)>,
+    load: Vec<Load>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Load {
+    tasks: i64,
+    busy_seconds: f64,
+    peak_rss_mb: f64,
 }
 
 impl RankLoad {
     fn new(hosts: &[String]) -> Self {
-        let load = (0..hosts.len()).map(|r| (r, (0, 0.0))).collect();
         RankLoad {
             hosts: hosts.to_vec(),
-            load,
+            load: vec![Load::default(); hosts.len()],
         }
     }
 
     /// Counts the task and returns the host of the rank that ran it.
     fn record<O>(&mut self, completed: &Completed<O>) -> String {
-        let entry = self.load.entry(completed.rank).or_default();
-        entry.0 += 1;
-        entry.1 += completed.seconds;
+        if let Some(load) = self.load.get_mut(completed.rank) {
+            load.tasks += 1;
+            load.busy_seconds += completed.seconds;
+            load.peak_rss_mb = load.peak_rss_mb.max(completed.peak_rss_mb);
+        }
         self.hosts.get(completed.rank).cloned().unwrap_or_default()
     }
 
@@ -360,16 +367,19 @@ impl RankLoad {
             .i64("rank")
             .str("host", 64)
             .i64("tasks")
-            .f64("busy_seconds");
+            .f64("busy_seconds")
+            .f64("peak_rss_mb");
         let rows = self
             .load
             .iter()
-            .map(|(&rank, &(tasks, busy))| {
+            .enumerate()
+            .map(|(rank, load)| {
                 vec![
                     Value::I64(rank as i64),
-                    Value::Str(self.hosts.get(rank).cloned().unwrap_or_default()),
-                    Value::I64(tasks),
-                    Value::F64(busy),
+                    Value::Str(self.hosts[rank].clone()),
+                    Value::I64(load.tasks),
+                    Value::F64(load.busy_seconds),
+                    Value::F64(load.peak_rss_mb),
                 ]
             })
             .collect();

@@ -34,6 +34,8 @@ pub struct Completed<O> {
     pub rank: usize,
     /// Time spent running the task, for load-balance tables and cost models.
     pub seconds: f64,
+    /// The rank's peak resident memory so far, in MB.
+    pub peak_rss_mb: f64,
     pub output: O,
 }
 
@@ -106,6 +108,7 @@ fn work<T: Tasks>(tasks: &T, rank: usize, link: &mut impl Link<T::Output>) {
             task,
             rank,
             seconds: started.elapsed().as_secs_f64(),
+            peak_rss_mb: peak_rss_mb(),
             output,
         });
     }
@@ -276,4 +279,15 @@ mod tests {
         assert_eq!(*chunks.last().unwrap(), 1);
         assert!(chunks.windows(2).all(|w| w[0] >= w[1]));
     }
+}
+
+/// This process's peak resident set size in MB (VmHWM), 0 where /proc is unavailable.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -205,8 +205,18 @@ fn single_trees_match_scikit_learn() {
 fn check_tree_case(r: &Reference, case: &str, params: &TreeParams) {
     let n_seeds = r.attr(case, "n_seeds") as u64;
     let range = |name: &str| {
-        let v: Vec<i64> = r.file.group(case).unwrap().dataset(name).unwrap().read_raw().unwrap();
-        (*v.iter().min().unwrap() as usize, *v.iter().max().unwrap() as usize)
+        let v: Vec<i64> = r
+            .file
+            .group(case)
+            .unwrap()
+            .dataset(name)
+            .unwrap()
+            .read_raw()
+            .unwrap();
+        (
+            *v.iter().min().unwrap() as usize,
+            *v.iter().max().unwrap() as usize,
+        )
     };
     let (leaves_range, depth_range) = (range("n_leaves"), range("depth"));
     let mut acc = 0.0;
@@ -218,7 +228,11 @@ fn check_tree_case(r: &Reference, case: &str, params: &TreeParams) {
         };
         let tree = DecisionTree::fit(&params, &r.train).unwrap();
         let predicted = tree.predict(r.test.x.view()).unwrap();
-        acc += predicted.iter().zip(&r.test.y).filter(|(p, y)| p == y).count() as f64
+        acc += predicted
+            .iter()
+            .zip(&r.test.y)
+            .filter(|(p, y)| p == y)
+            .count() as f64
             / r.test.y.len() as f64;
         let (leaves, depth) = (tree.n_leaves(), tree.depth());
         assert!(
@@ -236,10 +250,16 @@ fn check_tree_case(r: &Reference, case: &str, params: &TreeParams) {
     acc /= n_seeds as f64;
     let sk = r.attr(case, "mean_accuracy");
     eprintln!("{case}: mean accuracy over {n_seeds} seeds: ours {acc:.4} sklearn {sk:.4}");
-    assert!((acc - sk).abs() <= 0.005, "{case}: accuracy {acc} vs scikit-learn {sk}");
+    assert!(
+        (acc - sk).abs() <= 0.005,
+        "{case}: accuracy {acc} vs scikit-learn {sk}"
+    );
     let sk_imp = r.vector(case, "importances");
     for (f, (a, b)) in imp.iter().zip(&sk_imp).enumerate() {
-        assert!((a - b).abs() < 0.01, "{case}: importance of feature {f}: {a} vs {b}");
+        assert!(
+            (a - b).abs() < 0.01,
+            "{case}: importance of feature {f}: {a} vs {b}"
+        );
     }
 }
 

@@ -88,15 +88,13 @@ impl KernelCache {
     /// Changes the memory bound, evicting rows if needed.
     pub fn set_cache_mb(&mut self, cache_mb: f64) {
         let capacity = Self::slots(cache_mb, self.x.n);
-        let used = self.capacity - self.free;
-        self.capacity = capacity;
-        self.free = capacity.saturating_sub(used);
-        let mut used = used;
+        let mut used = self.capacity - self.free;
         while used > capacity {
             let old = self.next[self.x.n] as usize;
-            used -= self.rows[old].len();
+            used -= self.rows[old].capacity();
             self.evict(old);
         }
+        self.capacity = capacity;
         self.free = capacity - used;
     }
 
@@ -138,7 +136,7 @@ impl KernelCache {
 
     fn evict(&mut self, p: usize) {
         self.unlink(p);
-        self.free += self.rows[p].len();
+        self.free += self.rows[p].capacity();
         self.rows[p] = Vec::new();
     }
 
@@ -149,8 +147,12 @@ impl KernelCache {
             self.unlink(p);
         }
         if len > have {
-            let more = len - have;
-            while self.free < more {
+            let n = self.x.n;
+            let full = std::env::var("SVC_FULLROWS").is_ok();
+            let old_cap = self.rows[p].capacity();
+            let new_cap = if full { n } else { len };
+            let cost = new_cap.saturating_sub(old_cap);
+            while self.free < cost {
                 let s = self.x.n;
                 let mut old = self.next[s] as usize;
                 if Some(old) == pin {
@@ -159,9 +161,9 @@ impl KernelCache {
                 debug_assert!(old != s, "cache smaller than two rows");
                 self.evict(old);
             }
-            self.free -= more;
+            self.free -= cost;
             let row = &mut self.rows[p];
-            row.reserve_exact(len - row.len());
+            row.reserve_exact(new_cap - row.len());
             row.resize(len, 0.0);
             self.x.row_into(p, &mut self.query);
             kernel_row(
@@ -173,7 +175,7 @@ impl KernelCache {
                 len,
                 &mut row[have..len],
             );
-            self.computed += more as u64;
+            self.computed += (len - have) as u64;
         }
         self.push_mru(p);
     }

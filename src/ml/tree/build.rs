@@ -582,8 +582,12 @@ impl<'a> Builder<'a> {
                         let (num, den) = (sl * wr + sr * wl, wl * wr);
                         if num > best_proxy * den {
                             best_proxy = num / den;
-                            found =
-                                Some((n_left, r_next, best_proxy, threshold_between(value, next_value)));
+                            found = Some((
+                                n_left,
+                                r_next,
+                                best_proxy,
+                                threshold_between(value, next_value),
+                            ));
                             best_l1 = l1;
                             best_wl = wl;
                         }
@@ -593,7 +597,8 @@ impl<'a> Builder<'a> {
                             -wl * entropy_of(&[l0, l1], wl) - wr * entropy_of(&[r0, r1], wr);
                         if proxy > best_proxy {
                             best_proxy = proxy;
-                            found = Some((n_left, r_next, proxy, threshold_between(value, next_value)));
+                            found =
+                                Some((n_left, r_next, proxy, threshold_between(value, next_value)));
                             best_l1 = l1;
                             best_wl = wl;
                         }

@@ -14,8 +14,8 @@ mod params;
 
 pub use build::fit_weighted;
 pub use data::TrainingSet;
-pub(crate) use model::{rows_f32, PackedTree};
 pub use model::{argmax, DecisionTree, TreeArrays, LEAF_FEATURE, LEAF_THRESHOLD, NO_CHILD};
+pub(crate) use model::{rows_f32, PackedTree};
 pub use params::{Criterion, MaxFeatures, SampleCount, TreeParams};
 
 /// Why a tree or forest could not be built, loaded or used.

@@ -109,7 +109,11 @@ impl DecisionTree {
         let leaves = self.leaves(x)?;
         let mut out = Array2::zeros((x.nrows(), self.n_classes));
         for (i, &leaf) in leaves.iter().enumerate() {
-            for (o, &v) in out.row_mut(i).iter_mut().zip(self.leaf_value(leaf as usize)) {
+            for (o, &v) in out
+                .row_mut(i)
+                .iter_mut()
+                .zip(self.leaf_value(leaf as usize))
+            {
                 *o = v;
             }
         }
@@ -379,7 +383,11 @@ impl PackedTree {
                 for (j, a) in at.iter_mut().enumerate() {
                     let node = nodes[*a as usize];
                     let v = chunk[j * d + node.feature as usize];
-                    let next = if v <= node.threshold { node.left } else { node.right };
+                    let next = if v <= node.threshold {
+                        node.left
+                    } else {
+                        node.right
+                    };
                     moved |= next != *a;
                     *a = next;
                 }
@@ -443,7 +451,9 @@ mod tests {
     fn f32_threshold_decides_as_the_f64_threshold() {
         let mut state = 7u64;
         let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             state
         };
         for _ in 0..20000 {
@@ -477,8 +487,11 @@ mod tests {
             children_right: vec![2, 4, -1, -1, -1],
             feature: vec![0, 1, -2, -2, -2],
             threshold: vec![0.5, 2.0, -2.0, -2.0, -2.0],
-            value: Array2::from_shape_vec((5, 2), vec![0.5, 0.5, 0.5, 0.5, 0.0, 1.0, 1.0, 0.0, 0.3, 0.7])
-                .unwrap(),
+            value: Array2::from_shape_vec(
+                (5, 2),
+                vec![0.5, 0.5, 0.5, 0.5, 0.0, 1.0, 1.0, 0.0, 0.3, 0.7],
+            )
+            .unwrap(),
             impurity: vec![0.5, 0.5, 0.0, 0.0, 0.42],
             n_node_samples: vec![10, 6, 4, 3, 3],
             weighted_n_node_samples: vec![10.0, 6.0, 4.0, 3.0, 3.0],
@@ -490,7 +503,17 @@ mod tests {
         let x = Array2::from_shape_fn((rows.len(), 2), |(i, j)| rows[i][j]);
         let expected: Vec<usize> = rows
             .iter()
-            .map(|r| if r[0] <= 0.5 { if r[1] <= 2.0 { 3 } else { 4 } } else { 2 })
+            .map(|r| {
+                if r[0] <= 0.5 {
+                    if r[1] <= 2.0 {
+                        3
+                    } else {
+                        4
+                    }
+                } else {
+                    2
+                }
+            })
             .collect();
         assert_eq!(tree.apply(x.view()).unwrap(), expected);
         let proba = tree.predict_proba(x.view()).unwrap();
