@@ -66,17 +66,28 @@ fn grid(xtr: ArrayView2<f64>, ytr: &[usize], classes: &[String], folds: usize) -
         }
     }
     let cs = [0.001, 0.01, 0.1, 0.5, 1.0, 2.0, 10.0, 100.0];
-    for shared in [true, false] {
+    let kernels: Vec<Kernel> = std::env::var("GRID_KERNELS")
+        .unwrap_or_else(|_| "rbf,poly,sigmoid".into())
+        .split(',')
+        .map(|k| Kernel::from_name(k).expect("kernel"))
+        .collect();
+    let modes: Vec<bool> = match std::env::var("GRID_SHARED").as_deref() {
+        Ok("1") => vec![true],
+        Ok("0") => vec![false],
+        _ => vec![true, false],
+    };
+    let folds_run = std::env::var("GRID_FOLDS_RUN").map_or(folds, |v| v.parse().expect("folds"));
+    for shared in modes {
         let t_all = Instant::now();
         let mut fits = 0;
-        for f in 0..folds {
+        for f in 0..folds_run {
             let train: Vec<usize> = (0..ytr.len()).filter(|&i| fold_of[i] != f).collect();
             let test: Vec<usize> = (0..ytr.len()).filter(|&i| fold_of[i] == f).collect();
             let x = xtr.select(Axis(0), &train);
             let y: Vec<usize> = train.iter().map(|&i| ytr[i]).collect();
             let xt = xtr.select(Axis(0), &test);
             let yt: Vec<usize> = test.iter().map(|&i| ytr[i]).collect();
-            for kernel in [Kernel::Rbf, Kernel::Poly, Kernel::Sigmoid] {
+            for &kernel in &kernels {
                 let mut ws = SvcWorkspace::new(x.view(), &y, classes)?;
                 for &c in &cs {
                     for shrinking in [true, false] {

@@ -1,3 +1,6 @@
+//! Splitter tests: StratifiedKFold and KFold folds identical to scikit-learn's (reference file
+//! tests/reference/cv_folds.json), shuffled variants, the stratified train/test split, errors.
+
 use super::*;
 use crate::ml::dataset::encode_labels;
 use serde_json::Value;

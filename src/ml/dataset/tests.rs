@@ -1,3 +1,7 @@
+//! Dataset tests: label order, CSV and HDF5 loading and every refusal (files written to a temp
+//! dir), check_folds, digits against scikit-learn's checksum, make_classification's structure,
+//! parameters and difficulty against scikit-learn's (tests/reference/*.json).
+
 use super::*;
 use crate::ml::cv::StratifiedKFold;
 use crate::ml::linear::LogisticRegression;

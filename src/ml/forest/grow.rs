@@ -27,6 +27,17 @@ pub struct FittedTree {
     pub oob_indices: Vec<u32>,
 }
 
+impl FittedTree {
+    /// True for the training rows drawn at least once for this tree (all rows without bootstrap).
+    pub fn in_bag_mask(&self, n_train: usize) -> Vec<bool> {
+        let mut mask = vec![true; n_train];
+        for &i in &self.oob_indices {
+            mask[i as usize] = false;
+        }
+        mask
+    }
+}
+
 /// A forest's training data and parameters, checked and prepared once; grows any tree by index.
 /// Preparing sorts each feature once, so a rank that grows many trees should build one trainer.
 #[derive(Debug, Clone)]
@@ -83,7 +94,7 @@ impl ForestTrainer {
             }
         };
         if let Some(w) = &class_weights {
-            if !(w.iter().sum::<f64>() > 0.0) {
+            if w.iter().sum::<f64>().partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
                 return Err(TreeError::param(
                     "class_weight",
                     "every training sample has weight 0",

@@ -111,6 +111,11 @@ impl Forest {
         self.oob_score
     }
 
+    /// A warning the fit carries: training rows left out of the OOB score.
+    pub fn warning(&self) -> Option<String> {
+        self.oob_score.and_then(|o| o.warning())
+    }
+
     /// Mean of the trees' class fractions per row (`n_rows x n_classes`).
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, TreeError> {
         if x.ncols() != self.n_features {

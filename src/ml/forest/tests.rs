@@ -426,7 +426,9 @@ fn votes_are_bit_identical_whatever_the_grouping() {
     };
     let trainer = ForestTrainer::new(&params, &r.train).unwrap();
     let one = votes_in_blocks(&trainer, &r, &[(0, 12)], &[0]);
-    let groupings: [(&[(usize, usize)], &[usize]); 3] = [
+    // (blocks of trees, order in which the blocks are merged)
+    type Grouping<'a> = (&'a [(usize, usize)], &'a [usize]);
+    let groupings: [Grouping; 3] = [
         (&[(0, 5), (5, 12)], &[0, 1]),
         (&[(0, 3), (3, 8), (8, 12)], &[2, 0, 1]),
         (
@@ -801,4 +803,77 @@ fn oob_score_leaves_out_rows_never_out_of_bag() {
     assert_eq!(oob.n_scored + oob.n_never_oob, r.train.y.len());
     assert!(oob.warning().unwrap().contains("out-of-bag"));
     assert!(oob.score > 0.5 && oob.score < 1.0);
+}
+
+#[test]
+fn class_weights_shape_the_bootstrap_or_the_weights() {
+    let r = reference("forest_multiclass.h5");
+    let n = r.train.x.nrows();
+    // A class of weight 0 is never drawn: no tree ever votes for it.
+    let mut map = std::collections::BTreeMap::new();
+    map.insert("2".to_string(), 0.0);
+    let params = ForestParams {
+        n_estimators: 5,
+        class_weight: Some(ClassWeight::Map(map.clone())),
+        ..ForestParams::default()
+    };
+    let forest = RandomForest::fit(&params, &r.train).unwrap();
+    let proba = forest.predict_proba(r.test.x.view()).unwrap();
+    assert!(proba.column(2).iter().all(|&p| p == 0.0));
+    for t in forest.trees() {
+        // Counts only: the draws were weighted, the tree weights are whole numbers.
+        let w = t.to_arrays().weighted_n_node_samples[0];
+        assert_eq!(w, w.round());
+    }
+    // Without bootstrap the weights go to the trees: "balanced" weights sum to n.
+    let params = ForestParams {
+        n_estimators: 2,
+        bootstrap: false,
+        class_weight: Some(ClassWeight::Balanced),
+        ..ForestParams::default()
+    };
+    let trainer = ForestTrainer::new(&params, &r.train).unwrap();
+    let t = trainer.grow_tree(0, 0).unwrap();
+    let root = t.tree.to_arrays();
+    assert!((root.weighted_n_node_samples[0] - n as f64).abs() < 1e-9);
+    let fractions = root.value.row(0).to_vec();
+    for f in fractions {
+        assert!(
+            (f - 1.0 / 3.0).abs() < 1e-12,
+            "balanced classes weigh the same: {f}"
+        );
+    }
+    // "balanced_subsample": uniform draws, counts times weights balanced on the drawn sample, so
+    // the root's class fractions are equal too.
+    let params = ForestParams {
+        n_estimators: 2,
+        class_weight: Some(ClassWeight::BalancedSubsample),
+        ..ForestParams::default()
+    };
+    let t = ForestTrainer::new(&params, &r.train)
+        .unwrap()
+        .grow_tree(1, 0)
+        .unwrap();
+    for f in t.tree.to_arrays().value.row(0) {
+        assert!((f - 1.0 / 3.0).abs() < 1e-12);
+    }
+    // The per-sample class weight of a map applies without bootstrap.
+    map.insert("0".to_string(), 2.0);
+    let params = ForestParams {
+        n_estimators: 1,
+        bootstrap: false,
+        class_weight: Some(ClassWeight::Map(map)),
+        ..ForestParams::default()
+    };
+    let t = ForestTrainer::new(&params, &r.train)
+        .unwrap()
+        .grow_tree(0, 0)
+        .unwrap();
+    let zeros = r.train.y.iter().filter(|&&c| c == 0).count() as f64;
+    let ones = r.train.y.iter().filter(|&&c| c == 1).count() as f64;
+    assert_eq!(
+        t.tree.to_arrays().weighted_n_node_samples[0],
+        2.0 * zeros + ones
+    );
+    assert_eq!(t.tree.to_arrays().n_node_samples[0] as f64, zeros + ones);
 }

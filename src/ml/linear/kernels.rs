@@ -252,49 +252,60 @@ fn exp_with<M: Mac>(v: &mut [f64]) {
 mod tests {
     use super::*;
 
+    type Gemm = fn(usize, usize, Strided, &[f64], usize, &mut [f64]);
+
+    /// The dispatched product and both portable variants against a naive product.
     #[test]
     fn gemm_matches_naive_product() {
-        for (rows, inner, width) in [(7, 5, 4), (9, 64, 12), (1, 3, 8), (13, 1, 16), (4, 0, 4)] {
-            let a: Vec<f64> = (0..rows * inner)
-                .map(|i| ((i * 37) % 11) as f64 - 5.0)
-                .collect();
-            let b: Vec<f64> = (0..inner * width)
-                .map(|i| ((i * 17) % 7) as f64 * 0.5)
-                .collect();
-            let mut c = vec![f64::NAN; rows * width];
-            let strided = Strided {
-                data: &a,
-                row_stride: inner,
-                inner_stride: 1,
-            };
-            gemm(rows, inner, strided, &b, width, &mut c);
-            for r in 0..rows {
-                for q in 0..width {
-                    let want: f64 = (0..inner)
-                        .map(|t| a[r * inner + t] * b[t * width + q])
-                        .sum();
-                    assert!(
-                        (c[r * width + q] - want).abs() < 1e-9,
-                        "{rows}x{inner}x{width}"
-                    );
-                }
-            }
-            // Aᵀ through strides: (inner × rows)ᵀ
-            let mut ct = vec![0.0; inner * width];
-            if rows > 0 && inner > 0 {
-                let transposed = Strided {
+        let variants: [(&str, Gemm); 3] = [
+            ("dispatched", gemm),
+            ("plain", gemm_with::<Plain>),
+            ("fused", gemm_with::<Fused>),
+        ];
+        for (name, product) in variants {
+            for (rows, inner, width) in [(7, 5, 4), (9, 64, 12), (1, 3, 8), (13, 1, 16), (4, 0, 4)]
+            {
+                let a: Vec<f64> = (0..rows * inner)
+                    .map(|i| ((i * 37) % 11) as f64 - 5.0)
+                    .collect();
+                let b: Vec<f64> = (0..inner * width)
+                    .map(|i| ((i * 17) % 7) as f64 * 0.5)
+                    .collect();
+                let mut c = vec![f64::NAN; rows * width];
+                let strided = Strided {
                     data: &a,
-                    row_stride: 1,
-                    inner_stride: inner,
+                    row_stride: inner,
+                    inner_stride: 1,
                 };
-                let bt: Vec<f64> = (0..rows * width).map(|i| (i % 5) as f64).collect();
-                gemm(inner, rows, transposed, &bt, width, &mut ct);
-                for t in 0..inner {
+                product(rows, inner, strided, &b, width, &mut c);
+                for r in 0..rows {
                     for q in 0..width {
-                        let want: f64 = (0..rows)
-                            .map(|r| a[r * inner + t] * bt[r * width + q])
+                        let want: f64 = (0..inner)
+                            .map(|t| a[r * inner + t] * b[t * width + q])
                             .sum();
-                        assert!((ct[t * width + q] - want).abs() < 1e-9);
+                        assert!(
+                            (c[r * width + q] - want).abs() < 1e-9,
+                            "{name} {rows}x{inner}x{width}"
+                        );
+                    }
+                }
+                // Aᵀ through strides: (inner × rows)ᵀ
+                if rows > 0 && inner > 0 {
+                    let mut ct = vec![0.0; inner * width];
+                    let transposed = Strided {
+                        data: &a,
+                        row_stride: 1,
+                        inner_stride: inner,
+                    };
+                    let bt: Vec<f64> = (0..rows * width).map(|i| (i % 5) as f64).collect();
+                    product(inner, rows, transposed, &bt, width, &mut ct);
+                    for t in 0..inner {
+                        for q in 0..width {
+                            let want: f64 = (0..rows)
+                                .map(|r| a[r * inner + t] * bt[r * width + q])
+                                .sum();
+                            assert!((ct[t * width + q] - want).abs() < 1e-9, "{name} transposed");
+                        }
                     }
                 }
             }
@@ -314,23 +325,34 @@ mod tests {
             -1000.0,
             f64::NEG_INFINITY,
         ]);
-        let mut ys = xs.clone();
-        exp_inplace(&mut ys);
-        for (x, y) in xs.iter().zip(&ys) {
-            let want = x.exp();
-            if *x < -708.0 {
-                assert_eq!(*y, 0.0, "exp({x}) = {y}");
-            } else if *x > 709.0 {
-                assert!(y.is_infinite(), "exp({x}) = {y}");
-            } else {
-                assert!(
-                    ((y - want) / want).abs() < 4.0 * f64::EPSILON,
-                    "exp({x}) = {y}, want {want}"
-                );
-            }
+        let variants: [(&str, fn(&mut [f64])); 3] = [
+            ("dispatched", exp_inplace),
+            ("portable", exp_portable),
+            ("plain", exp_with::<Plain>),
+        ];
+        for (name, exp) in variants {
+            let mut ys = xs.clone();
+            exp(&mut ys);
+            check_exp(name, &xs, &ys);
         }
         let mut nan = [f64::NAN];
         exp_inplace(&mut nan);
         assert!(nan[0].is_nan());
+    }
+
+    fn check_exp(name: &str, xs: &[f64], ys: &[f64]) {
+        for (x, y) in xs.iter().zip(ys) {
+            let want = x.exp();
+            if *x < -708.0 {
+                assert_eq!(*y, 0.0, "{name}: exp({x}) = {y}");
+            } else if *x > 709.0 {
+                assert!(y.is_infinite(), "{name}: exp({x}) = {y}");
+            } else {
+                assert!(
+                    ((y - want) / want).abs() < 4.0 * f64::EPSILON,
+                    "{name}: exp({x}) = {y}, want {want}"
+                );
+            }
+        }
     }
 }

@@ -1,3 +1,7 @@
+//! Logistic regression tests: parameter validation, coefficients and probabilities against
+//! scikit-learn's (tests/reference/logreg.json), the digits accuracy at max_iter 100
+//! (tests/reference/digits.json), labels and serde.
+
 use super::*;
 use crate::ml::dataset::digits;
 use crate::ml::metrics::accuracy;

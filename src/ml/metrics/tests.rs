@@ -1,3 +1,5 @@
+//! Metric tests against scikit-learn's values (tests/reference/metrics.json) and small cases.
+
 use super::*;
 use serde_json::Value;
 

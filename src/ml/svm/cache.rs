@@ -1,7 +1,8 @@
 //! [`KernelCache`]: the training rows of one binary problem with their kernel, and a
 //! least-recently-used cache of kernel rows bounded in MB, as in libsvm: a row is cached over a
 //! prefix `[0, len)` of the current order, the solver permutes positions to keep its active
-//! (unshrunk) set in front, and only the missing tail of a row is ever computed. The cache owns
+//! (unshrunk) set in front, and only the missing tail of a row is ever computed. Each cached row
+//! owns room for a full row (f64), so the bound is exact and the heap does not fragment. The cache owns
 //! that order, so it survives from one fit to the next: fits on the same rows with the same kernel
 //! (other C, shrinking on or off) reuse every row still cached.
 
@@ -148,10 +149,9 @@ impl KernelCache {
         }
         if len > have {
             let n = self.x.n;
-            let full = std::env::var("SVC_FULLROWS").is_ok();
-            let old_cap = self.rows[p].capacity();
-            let new_cap = if full { n } else { len };
-            let cost = new_cap.saturating_sub(old_cap);
+            // Every row is allocated with room for all n values (and counted so): rows of one
+            // size leave no heap fragmentation, so the bound holds for the process's memory.
+            let cost = n - self.rows[p].capacity();
             while self.free < cost {
                 let s = self.x.n;
                 let mut old = self.next[s] as usize;
@@ -163,7 +163,7 @@ impl KernelCache {
             }
             self.free -= cost;
             let row = &mut self.rows[p];
-            row.reserve_exact(new_cap - row.len());
+            row.reserve_exact(n - row.len());
             row.resize(len, 0.0);
             self.x.row_into(p, &mut self.query);
             kernel_row(

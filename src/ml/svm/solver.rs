@@ -48,7 +48,6 @@ pub(crate) struct Solution {
     pub f: Vec<f64>,
     pub h: Vec<f64>,
     pub rho: f64,
-    pub obj: f64,
     pub n_iter: u64,
     pub converged: bool,
 }
@@ -125,17 +124,12 @@ pub(crate) fn solve(
         s.active = l;
     }
     let rho = s.rho();
-    let obj = 0.5
-        * (0..l)
-            .map(|t| s.alpha[t] * (-s.y[t] * s.f[t] - 1.0))
-            .sum::<f64>();
     let perm = cache.perm();
     let mut out = Solution {
         alpha: vec![0.0; l],
         f: vec![0.0; l],
         h: vec![0.0; l],
         rho,
-        obj,
         n_iter,
         converged,
     };

@@ -54,7 +54,7 @@ pub fn fit_weighted<R: Rng + ?Sized>(
         }
     };
     let total: f64 = weights.iter().sum();
-    if !(total > 0.0) {
+    if total.partial_cmp(&0.0) != Some(Ordering::Greater) {
         return Err(TreeError::InvalidData(
             "sample weights sum to zero: nothing to fit".into(),
         ));
@@ -508,11 +508,11 @@ impl<'a> Builder<'a> {
             return false;
         }
         let mut k = 0;
-        for w in w_lo..=w_hi {
-            let mut word = bits[w];
-            bits[w] = 0;
+        for (w, slot) in bits[w_lo..=w_hi].iter_mut().enumerate() {
+            let base = ((w_lo + w) as u32) << 6;
+            let mut word = std::mem::take(slot);
             while word != 0 {
-                ranks[k] = ((w as u32) << 6) | word.trailing_zeros();
+                ranks[k] = base | word.trailing_zeros();
                 k += 1;
                 word &= word - 1;
             }

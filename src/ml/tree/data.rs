@@ -148,7 +148,7 @@ fn radix_sort_high32(keys: &mut [u64], scratch: &mut [u64]) {
         for &k in src {
             counts[((k >> shift) & 0xff) as usize] += 1;
         }
-        if counts.iter().any(|&c| c == src.len()) {
+        if counts.contains(&src.len()) {
             continue;
         }
         let mut total = 0;
