@@ -15,7 +15,9 @@ use anyhow::{bail, Context, Result};
 use ndarray::{Array2, ArrayView2, Axis};
 use triton_batch::ml::svm::{Kernel, SvcParams, SvcWorkspace};
 
-fn read(path: &str) -> Result<(Array2<f64>, Vec<usize>, Array2<f64>, Vec<usize>)> {
+type Split = (Array2<f64>, Vec<usize>, Array2<f64>, Vec<usize>);
+
+fn read(path: &str) -> Result<Split> {
     let file = hdf5::File::open(path).with_context(|| format!("opening {path}"))?;
     let x2 = |name: &str| -> Result<Array2<f64>> { Ok(file.dataset(name)?.read_2d::<f64>()?) };
     let y1 = |name: &str| -> Result<Vec<usize>> {

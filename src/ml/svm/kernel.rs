@@ -139,7 +139,7 @@ fn dot_impl<const F: bool>(a: &[f64], b: &[f64]) -> f64 {
 #[inline(always)]
 fn exp_v<const F: bool>(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
     let xc = x.clamp(-708.0, 709.0);
@@ -184,7 +184,7 @@ fn powi_chunk(v: &mut [f64], degree: u32) {
         0 => v.iter_mut().for_each(|x| *x = 1.0),
         1 => {}
         2 => v.iter_mut().for_each(|x| *x *= *x),
-        3 => v.iter_mut().for_each(|x| *x *= *x * *x),
+        3 => v.iter_mut().for_each(|x| *x = *x * (*x * *x)),
         _ => {
             let mut base = [0.0; W];
             let base = &mut base[..v.len()];
@@ -317,14 +317,14 @@ fn transform<const W: usize, const F: bool>(
 /// K(p, p) for every row of `cols`, by the same code as the rows.
 pub(crate) fn diagonal(spec: &KernelSpec, cols: &FeatureMajor) -> Vec<f64> {
     let mut q = vec![0.0; cols.d];
-    let mut diag = vec![0.0; cols.n];
-    for p in 0..cols.n {
-        cols.row_into(p, &mut q);
-        let mut v = [0.0];
-        kernel_row(spec, &q, cols.sq[p], cols, p, p + 1, &mut v);
-        diag[p] = v[0];
-    }
-    diag
+    (0..cols.n)
+        .map(|p| {
+            cols.row_into(p, &mut q);
+            let mut v = [0.0];
+            kernel_row(spec, &q, cols.sq[p], cols, p, p + 1, &mut v);
+            v[0]
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -374,7 +374,10 @@ mod tests {
                 }
                 best = best.min(t.elapsed().as_secs_f64());
             }
-            println!("{kernel} row: {:.2} ns/value", best / (200.0 * n as f64) * 1e9);
+            println!(
+                "{kernel} row: {:.2} ns/value",
+                best / (200.0 * n as f64) * 1e9
+            );
         }
     }
 

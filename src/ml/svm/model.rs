@@ -179,6 +179,7 @@ impl SvcModel {
     }
 
     /// Class probabilities, shape (n, n_fitted_classes), rows summing to 1.
+    #[allow(clippy::needless_range_loop)]
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, SvmError> {
         let (a, b) = self.prob_ab().ok_or(SvmError::NoProbability)?;
         self.check(x)?;

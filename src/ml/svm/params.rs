@@ -174,11 +174,13 @@ impl<'de> Deserialize<'de> for ClassWeight {
             Some(ClassWeightRepr::Map(m)) => Ok(ClassWeight::Map(m)),
             Some(ClassWeightRepr::Name(n)) if n == "balanced" => Ok(ClassWeight::Balanced),
             Some(ClassWeightRepr::Name(n)) if n == "none" || n == "None" => Ok(ClassWeight::None),
-            Some(ClassWeightRepr::Name(n)) => Err(serde::de::Error::custom(SvmError::InvalidParameter {
-                name: "class_weight",
-                value: format!("{n:?}"),
-                allowed: CLASS_WEIGHT_ALLOWED,
-            })),
+            Some(ClassWeightRepr::Name(n)) => {
+                Err(serde::de::Error::custom(SvmError::InvalidParameter {
+                    name: "class_weight",
+                    value: format!("{n:?}"),
+                    allowed: CLASS_WEIGHT_ALLOWED,
+                }))
+            }
         }
     }
 }

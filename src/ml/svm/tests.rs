@@ -62,7 +62,11 @@ fn cases(r: &Reference) -> Vec<Case> {
         .into_iter()
         .map(|name| {
             let g = group.group(&name).unwrap();
-            let json = g.attr("params").unwrap().read_scalar::<VarLenUnicode>().unwrap();
+            let json = g
+                .attr("params")
+                .unwrap()
+                .read_scalar::<VarLenUnicode>()
+                .unwrap();
             let params: SvcParams = serde_json::from_str(json.as_str())
                 .unwrap_or_else(|e| panic!("{name}: {e}: {}", json.as_str()));
             Case {
@@ -87,7 +91,10 @@ fn assert_close(what: &str, ours: ArrayView2<f64>, theirs: ArrayView2<f64>, rel:
     for (a, b) in ours.iter().zip(theirs.iter()) {
         worst = worst.max((a - b).abs() / b.abs().max(1.0));
     }
-    assert!(worst <= rel, "{what}: worst relative difference {worst:.2e} > {rel:.0e}");
+    assert!(
+        worst <= rel,
+        "{what}: worst relative difference {worst:.2e} > {rel:.0e}"
+    );
 }
 
 fn check_against_sklearn(file: &str) {
@@ -109,16 +116,28 @@ fn check_against_sklearn(file: &str) {
         let agree = accuracy(&pred, &theirs);
         assert!(agree >= 0.995, "{what}: predictions agree on {agree}");
         let acc = accuracy(&pred, &r.y_test);
-        assert!((acc - case.accuracy).abs() <= 0.005, "{what}: accuracy {acc} vs {}", case.accuracy);
+        assert!(
+            (acc - case.accuracy).abs() <= 0.005,
+            "{what}: accuracy {acc} vs {}",
+            case.accuracy
+        );
 
         let ns = case.ints("n_support");
         assert_eq!(model.n_support().len(), ns.len(), "{what}");
         for (a, b) in model.n_support().iter().zip(&ns) {
             let allowed = (0.01 * *b as f64).ceil().max(1.0) as usize;
-            assert!(a.abs_diff(*b) <= allowed, "{what}: n_support {:?} vs {ns:?}", model.n_support());
+            assert!(
+                a.abs_diff(*b) <= allowed,
+                "{what}: n_support {:?} vs {ns:?}",
+                model.n_support()
+            );
         }
         let support = case.ints("support");
-        let common = model.support_indices().iter().filter(|i| support.contains(i)).count();
+        let common = model
+            .support_indices()
+            .iter()
+            .filter(|i| support.contains(i))
+            .count();
         assert!(
             common as f64 >= 0.98 * support.len() as f64,
             "{what}: only {common} of {} support vectors shared",
@@ -126,12 +145,28 @@ fn check_against_sklearn(file: &str) {
         );
 
         let dec = model.decision_function(r.x_test.view()).unwrap();
-        assert_close(&format!("{what} decision"), dec.view(), case.array("decision").view(), 1e-2);
+        assert_close(
+            &format!("{what} decision"),
+            dec.view(),
+            case.array("decision").view(),
+            1e-2,
+        );
         if r.classes.len() > 2 {
             let ovo = model.decision_function_ovo(r.x_test.view()).unwrap();
-            assert_close(&format!("{what} ovo"), ovo.view(), case.array("decision_ovo").view(), 1e-2);
+            assert_close(
+                &format!("{what} ovo"),
+                ovo.view(),
+                case.array("decision_ovo").view(),
+                1e-2,
+            );
         }
-        let b = Array1::from(case.group.dataset("intercept").unwrap().read_raw::<f64>().unwrap());
+        let b = Array1::from(
+            case.group
+                .dataset("intercept")
+                .unwrap()
+                .read_raw::<f64>()
+                .unwrap(),
+        );
         let ours_b = Array1::from(model.intercept());
         assert_close(
             &format!("{what} intercept"),
@@ -139,19 +174,29 @@ fn check_against_sklearn(file: &str) {
             b.view().insert_axis(ndarray::Axis(0)),
             2e-2,
         );
-        assert_eq!(model.dual_coef().dim(), (r.classes.len() - 1, model.support_indices().len()));
+        assert_eq!(
+            model.dual_coef().dim(),
+            (r.classes.len() - 1, model.support_indices().len())
+        );
 
         if case.params.probability {
             let proba = model.predict_proba(r.x_test.view()).unwrap();
             for row in proba.outer_iter() {
-                assert!((row.sum() - 1.0).abs() < 1e-9, "{what}: proba row sums to {}", row.sum());
+                assert!(
+                    (row.sum() - 1.0).abs() < 1e-9,
+                    "{what}: proba row sums to {}",
+                    row.sum()
+                );
                 assert!(row.iter().all(|p| (0.0..=1.0).contains(p)));
             }
             let theirs = case.array("proba");
             let mad = (&proba - &theirs).mapv(f64::abs).mean().unwrap();
             assert!(mad < 0.05, "{what}: mean |proba difference| {mad}");
         } else {
-            assert_eq!(model.predict_proba(r.x_test.view()), Err(SvmError::NoProbability));
+            assert_eq!(
+                model.predict_proba(r.x_test.view()),
+                Err(SvmError::NoProbability)
+            );
         }
     }
 }
@@ -192,7 +237,12 @@ fn shrinking_on_and_off_reach_the_same_solution() {
             on.decision_function(r.x_test.view()).unwrap(),
             off.decision_function(r.x_test.view()).unwrap(),
         );
-        assert_close(&format!("{kernel} shrinking on/off"), a.view(), b.view(), 1e-3);
+        assert_close(
+            &format!("{kernel} shrinking on/off"),
+            a.view(),
+            b.view(),
+            1e-3,
+        );
         assert_eq!(on.n_support(), off.n_support(), "{kernel}");
     }
 }
@@ -219,11 +269,18 @@ fn workspace_shares_work_and_reaches_the_same_optimum() {
                 cold.decision_function(r.x_test.view()).unwrap(),
             );
             assert_close(&what, a.view(), b.view(), 1e-2);
-            let (ns, nc): (usize, usize) = (shared.n_support().iter().sum(), cold.n_support().iter().sum());
+            let (ns, nc): (usize, usize) = (
+                shared.n_support().iter().sum(),
+                cold.n_support().iter().sum(),
+            );
             assert!(ns.abs_diff(nc) <= 2, "{what}: {ns} vs {nc} support vectors");
             if !shrinking {
                 // Same C as the fit just before: it starts at the optimum.
-                assert!(shared.n_iter()[0] <= 2, "{what}: {} iterations", shared.n_iter()[0]);
+                assert!(
+                    shared.n_iter()[0] <= 2,
+                    "{what}: {} iterations",
+                    shared.n_iter()[0]
+                );
             }
             let now = ws.kernel_values_computed();
             if c == 2.0 {
@@ -249,15 +306,25 @@ fn serde_round_trip() {
     let text = serde_json::to_string(&params).unwrap();
     let back: SvcParams = serde_json::from_str(&text).unwrap();
     assert_eq!(back, params);
-    let model = params.build().unwrap().fit(r.x_train.view(), &r.y_train, &r.classes).unwrap();
+    let model = params
+        .build()
+        .unwrap()
+        .fit(r.x_train.view(), &r.y_train, &r.classes)
+        .unwrap();
     let config = bincode::config::standard();
     let bytes = bincode::serde::encode_to_vec(&model, config).unwrap();
     let (back, _): (SvcModel, usize) = bincode::serde::decode_from_slice(&bytes, config).unwrap();
     assert_eq!(back, model);
     let text = serde_json::to_string(&model).unwrap();
     let json: SvcModel = serde_json::from_str(&text).unwrap();
-    assert_eq!(json.predict(r.x_test.view()).unwrap(), model.predict(r.x_test.view()).unwrap());
-    assert_eq!(back.predict(r.x_test.view()).unwrap(), model.predict(r.x_test.view()).unwrap());
+    assert_eq!(
+        json.predict(r.x_test.view()).unwrap(),
+        model.predict(r.x_test.view()).unwrap()
+    );
+    assert_eq!(
+        back.predict(r.x_test.view()).unwrap(),
+        model.predict(r.x_test.view()).unwrap()
+    );
     assert_eq!(
         back.predict_proba(r.x_test.view()).unwrap(),
         model.predict_proba(r.x_test.view()).unwrap()
@@ -272,15 +339,23 @@ fn serde_round_trip() {
     assert_eq!(p.kernel, Kernel::Sigmoid);
     assert_eq!(p.gamma, Gamma::Value(0.25));
     assert!(!p.shrinking);
-    assert_eq!(p.class_weight, ClassWeight::Map([("1".to_string(), 2.0)].into()));
+    assert_eq!(
+        p.class_weight,
+        ClassWeight::Map([("1".to_string(), 2.0)].into())
+    );
     let p: SvcParams = toml::from_str("gamma = \"auto\"\nclass_weight = \"balanced\"").unwrap();
-    assert_eq!((p.gamma, p.class_weight), (Gamma::Auto, ClassWeight::Balanced));
+    assert_eq!(
+        (p.gamma, p.class_weight),
+        (Gamma::Auto, ClassWeight::Balanced)
+    );
     assert_eq!(SvcParams::default(), toml::from_str("").unwrap());
 }
 
 fn refused(p: SvcParams, name: &str) {
     match p.build() {
-        Err(SvmError::InvalidParameter { name: n, allowed, .. }) => {
+        Err(SvmError::InvalidParameter {
+            name: n, allowed, ..
+        }) => {
             assert_eq!(n, name);
             assert!(!allowed.is_empty());
         }
@@ -302,25 +377,59 @@ fn invalid_parameters_are_refused() {
         refused(SvcParams { cache_size, ..d() }, "cache_size");
     }
     for g in [0.0, -0.5, f64::NAN] {
-        refused(SvcParams { gamma: Gamma::Value(g), ..d() }, "gamma");
+        refused(
+            SvcParams {
+                gamma: Gamma::Value(g),
+                ..d()
+            },
+            "gamma",
+        );
     }
     for max_iter in [0, -2] {
         refused(SvcParams { max_iter, ..d() }, "max_iter");
     }
-    refused(SvcParams { coef0: f64::NAN, ..d() }, "coef0");
+    refused(
+        SvcParams {
+            coef0: f64::NAN,
+            ..d()
+        },
+        "coef0",
+    );
     let bad_weight = ClassWeight::Map([("1".to_string(), -1.0)].into());
-    refused(SvcParams { class_weight: bad_weight, ..d() }, "class_weight");
-    assert!(SvcParams { max_iter: 10, degree: 0, ..d() }.build().is_ok());
+    refused(
+        SvcParams {
+            class_weight: bad_weight,
+            ..d()
+        },
+        "class_weight",
+    );
+    assert!(SvcParams {
+        max_iter: 10,
+        degree: 0,
+        ..d()
+    }
+    .build()
+    .is_ok());
 
     let e = Kernel::from_name("cubic").unwrap_err();
-    assert!(matches!(e, SvmError::InvalidParameter { name: "kernel", .. }));
+    assert!(matches!(
+        e,
+        SvmError::InvalidParameter { name: "kernel", .. }
+    ));
     assert!(e.to_string().contains("rbf"), "{e}");
     assert_eq!(Kernel::from_name("poly"), Ok(Kernel::Poly));
-    for text in ["kernel = \"cubic\"", "gamma = \"huge\"", "class_weight = \"even\"", "Cc = 1.0"] {
+    for text in [
+        "kernel = \"cubic\"",
+        "gamma = \"huge\"",
+        "class_weight = \"even\"",
+        "Cc = 1.0",
+    ] {
         let err = toml::from_str::<SvcParams>(text).unwrap_err().to_string();
         assert!(!err.is_empty(), "{text}");
     }
-    let err = toml::from_str::<SvcParams>("kernel = \"cubic\"").unwrap_err().to_string();
+    let err = toml::from_str::<SvcParams>("kernel = \"cubic\"")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("kernel") && err.contains("sigmoid"), "{err}");
 
     // class_weight labels are checked against the classes at fit time, before solving.
@@ -331,10 +440,18 @@ fn invalid_parameters_are_refused() {
     }
     .build()
     .unwrap();
-    let err = svc.fit(r.x_train.view(), &r.y_train, &r.classes).unwrap_err();
-    assert!(matches!(err, SvmError::UnknownClassWeightLabel { ref label, .. } if label == "7"), "{err}");
+    let err = svc
+        .fit(r.x_train.view(), &r.y_train, &r.classes)
+        .unwrap_err();
+    assert!(
+        matches!(err, SvmError::UnknownClassWeightLabel { ref label, .. } if label == "7"),
+        "{err}"
+    );
     let mut ws = SvcWorkspace::new(r.x_train.view(), &r.y_train, &r.classes).unwrap();
-    assert!(matches!(ws.fit(&svc), Err(SvmError::UnknownClassWeightLabel { .. })));
+    assert!(matches!(
+        ws.fit(&svc),
+        Err(SvmError::UnknownClassWeightLabel { .. })
+    ));
 }
 
 #[test]
@@ -342,15 +459,24 @@ fn invalid_data_is_refused() {
     let r = reference("svc_binary.h5");
     let svc = SvcParams::default().build().unwrap();
     let x = r.x_train.view();
-    assert!(matches!(svc.fit(x, &r.y_train[1..], &r.classes), Err(SvmError::Data(_))));
+    assert!(matches!(
+        svc.fit(x, &r.y_train[1..], &r.classes),
+        Err(SvmError::Data(_))
+    ));
     let mut y = r.y_train.clone();
     y[3] = 5;
     assert!(matches!(svc.fit(x, &y, &r.classes), Err(SvmError::Data(_))));
     let ones = vec![1; r.y_train.len()];
-    assert!(matches!(svc.fit(x, &ones, &r.classes), Err(SvmError::Data(_))));
+    assert!(matches!(
+        svc.fit(x, &ones, &r.classes),
+        Err(SvmError::Data(_))
+    ));
     let mut xn = r.x_train.clone();
     xn[[2, 2]] = f64::NAN;
-    assert!(matches!(svc.fit(xn.view(), &r.y_train, &r.classes), Err(SvmError::Data(_))));
+    assert!(matches!(
+        svc.fit(xn.view(), &r.y_train, &r.classes),
+        Err(SvmError::Data(_))
+    ));
     let model = svc.fit(x, &r.y_train, &r.classes).unwrap();
     let narrow = r.x_test.slice(ndarray::s![.., ..3]);
     assert!(matches!(model.predict(narrow), Err(SvmError::Data(_))));
@@ -377,9 +503,12 @@ fn absent_classes_are_left_out() {
     let r = reference("svc_binary.h5");
     let y: Vec<usize> = r.y_train.iter().map(|&c| 2 * c).collect();
     let classes = vec!["a".to_string(), "b".to_string(), "c".to_string()];
-    let model = SvcParams::default().build().unwrap().fit(r.x_train.view(), &y, &classes).unwrap();
+    let model = SvcParams::default()
+        .build()
+        .unwrap()
+        .fit(r.x_train.view(), &y, &classes)
+        .unwrap();
     assert_eq!(model.fitted_classes(), &[0, 2]);
     let pred = model.predict(r.x_test.view()).unwrap();
     assert!(pred.iter().all(|&p| p == 0 || p == 2));
 }
-
