@@ -4,16 +4,17 @@
 //! Usage: bench_svc DATA.h5 CASE... [--repeat N] [--rss]
 //!   CASE = KERNEL:C:shrinking|noshrinking, e.g. rbf:1:shrinking
 //!   --rss  after the fits, print the peak resident set size of this process (VmHWM)
-//!   --grid FOLDS  instead of cases: the grid of the project's grid search (C in
-//!          0.001..100, rbf/poly/sigmoid, shrinking on/off) on FOLDS stratified folds of the
-//!          training rows, fitted one after the other with and without an SvcWorkspace.
+//!   --grid FOLDS  instead of cases: the grid of jobs/seed-svc.toml (8 C in 0.001..10,
+//!          rbf/poly/sigmoid, shrinking on/off) on FOLDS stratified folds of the training rows,
+//!          fitted one after the other with and without an SvcWorkspace (env: GRID_KERNELS=rbf,..,
+//!          GRID_SHARED=1|0, GRID_FOLDS_RUN=n, GRID_PROBA=1, GRID_GAMMA=auto).
 //! DATA.h5 holds x_train, y_train, x_test, y_test (labels 0/1 as i64).
 
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use ndarray::{Array2, ArrayView2, Axis};
-use triton_batch::ml::svm::{Kernel, SvcParams, SvcWorkspace};
+use triton_batch::ml::svm::{Gamma, Kernel, SvcParams, SvcWorkspace};
 
 type Split = (Array2<f64>, Vec<usize>, Array2<f64>, Vec<usize>);
 
@@ -67,7 +68,8 @@ fn grid(xtr: ArrayView2<f64>, ytr: &[usize], classes: &[String], folds: usize) -
             start += size;
         }
     }
-    let cs = [0.001, 0.01, 0.1, 0.5, 1.0, 2.0, 10.0, 100.0];
+    // The seed notebook's grid (jobs/seed-svc.toml).
+    let cs = [0.001, 0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0];
     let kernels: Vec<Kernel> = std::env::var("GRID_KERNELS")
         .unwrap_or_else(|_| "rbf,poly,sigmoid".into())
         .split(',')
@@ -97,6 +99,12 @@ fn grid(xtr: ArrayView2<f64>, ytr: &[usize], classes: &[String], folds: usize) -
                             c,
                             kernel,
                             shrinking,
+                            probability: std::env::var("GRID_PROBA").is_ok_and(|v| v == "1"),
+                            gamma: if std::env::var("GRID_GAMMA").is_ok_and(|v| v == "auto") {
+                                Gamma::Auto
+                            } else {
+                                Gamma::Scale
+                            },
                             ..SvcParams::default()
                         }
                         .build()?;

@@ -23,6 +23,8 @@ pub enum Command {
     /// Search estimator hyper-parameters by cross-validation (scikit-learn's GridSearchCV), fits
     /// spread over the ranks.
     Gridsearch(GridSearchArgs),
+    /// Grow a random forest across the cluster: blocks of trees on the ranks, votes reduced.
+    Forest(ForestArgs),
     /// Print a result file's attributes and tables as aligned text.
     Show(ShowArgs),
     /// Check a job file without running it.
@@ -98,4 +100,16 @@ pub struct GridSearchArgs {
     /// Also score each fit on its training folds (train columns in cv_results).
     #[arg(long)]
     pub return_train_score: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ForestArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Read the training data from this file (HDF5 with X and y, or CSV) instead of [data].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Write a `predictions` table: every test row's true and predicted class and probabilities.
+    #[arg(long)]
+    pub predictions: bool,
 }

@@ -34,6 +34,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 job::gridsearch::GridSearchJob::from_text(text, &overrides)
             })
         }
+        Command::Forest(args) => {
+            let overrides = job::forest::Overrides {
+                data: args.data.clone(),
+                predictions: args.predictions,
+            };
+            jobs::execute(&args.run, |text| {
+                job::forest::ForestJob::from_text(text, &overrides)
+            })
+        }
         Command::Show(args) => {
             let options = report::ShowOptions {
                 table: args.table,
@@ -54,6 +63,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         args.job.display(),
                         job.paths,
                         job.n_blocks()
+                    );
+                }
+                job::Kind::Forest => {
+                    let overrides = job::forest::Overrides::default();
+                    let job = job::forest::ForestJob::from_text(&text, &overrides)?;
+                    println!(
+                        "{}: valid forest job ({} trees in {} blocks, data {} with {} training rows)",
+                        args.job.display(),
+                        job.params.n_estimators,
+                        job.n_blocks(),
+                        job.data_origin,
+                        job.train.x.nrows()
                     );
                 }
                 job::Kind::GridSearch => {

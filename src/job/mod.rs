@@ -2,6 +2,7 @@
 //! line and key, and validating each job kind into checked types. Nothing here runs a job.
 
 pub mod data;
+pub mod forest;
 pub mod gridsearch;
 pub mod montecarlo;
 
@@ -100,6 +101,7 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 pub enum Kind {
     MonteCarlo,
     GridSearch,
+    Forest,
 }
 
 /// A job file's kind, told by the sections that mark it.
@@ -111,10 +113,13 @@ pub fn kind_of(job: &JobText) -> Result<Kind, JobError> {
     if sections.iter().any(|s| s == "grid" || s == "estimator") {
         return Ok(Kind::GridSearch);
     }
+    if sections.iter().any(|s| s == "forest") {
+        return Ok(Kind::Forest);
+    }
     Err(JobError::invalid(
         &job.path,
         format!(
-            "cannot tell the job kind from its sections [{}]; a Monte Carlo job has [model], [option] and [simulation]; a grid search [data], [estimator], [grid], [cv]",
+            "cannot tell the job kind from its sections [{}]; a Monte Carlo job has [model], [option] and [simulation]; a grid search [data], [estimator], [grid], [cv]; a forest [data] and [forest]",
             sections.join("], [")
         ),
     ))

@@ -232,7 +232,23 @@ impl JobKind for GridSearchJob {
             .collect()
     }
 
-    fn finish(&self, journal: &Table, file: &ResultFile, _wall_seconds: f64) -> anyhow::Result<()> {
+    type Running = ();
+
+    fn load_running(&self, _file: &ResultFile) -> anyhow::Result<((), Option<Vec<usize>>)> {
+        Ok(((), None))
+    }
+
+    fn absorb(&self, _: &mut (), _: &Self::Output, _: &ResultFile) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn finish(
+        &self,
+        journal: &Table,
+        _running: (),
+        file: &ResultFile,
+        _wall_seconds: f64,
+    ) -> anyhow::Result<()> {
         let splits = SplitMatrix::from_journal(journal, self.candidates.len(), self.folds.len())?;
         let cv_results = self.cv_results(&splits);
         file.write_table("cv_results", &cv_results)?;

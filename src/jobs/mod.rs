@@ -6,6 +6,7 @@
 //! The journal is `<out>.partial`: a crash keeps every finished task there, `--resume` picks it up,
 //! and the final file is only ever replaced by a rename, so a failed run never damages it.
 
+pub mod forest;
 pub mod gridsearch;
 pub mod montecarlo;
 
@@ -41,9 +42,34 @@ pub trait JobKind: Tasks + Serialize + DeserializeOwned + Clone {
     fn output_schema(&self) -> Schema;
     /// A task's journal rows (one or more), written together when the task completes.
     fn output_rows(&self, output: &Self::Output) -> Vec<Row>;
+    /// Rank 0's running reduction of outputs too large to keep row by row (a forest's vote
+    /// sums), kept up to date in the journal file; `()` for kinds that reduce from the rows.
+    type Running;
+
+    /// The running reduction a (resumed) journal holds, and the tasks it covers when that, not
+    /// the journal rows, decides what is done.
+    fn load_running(
+        &self,
+        file: &ResultFile,
+    ) -> anyhow::Result<(Self::Running, Option<Vec<usize>>)>;
+
+    /// Folds one task's output into the running reduction (and the journal file).
+    fn absorb(
+        &self,
+        running: &mut Self::Running,
+        output: &Self::Output,
+        file: &ResultFile,
+    ) -> anyhow::Result<()>;
+
     /// Writes the summary tables from the journal, whose rows are sorted by task id (a task's own
-    /// rows keep the order it gave them).
-    fn finish(&self, journal: &Table, file: &ResultFile, wall_seconds: f64) -> anyhow::Result<()>;
+    /// rows keep the order it gave them), and the running reduction.
+    fn finish(
+        &self,
+        journal: &Table,
+        running: Self::Running,
+        file: &ResultFile,
+        wall_seconds: f64,
+    ) -> anyhow::Result<()>;
 }
 
 /// Runs a job of kind `J` on this rank; `validate` reads the job on rank 0 only.
@@ -266,7 +292,9 @@ fn run_and_finish<J: JobKind>(
         return scheduler::run(cluster, job, &[], args.schedule, |_| Ok(()));
     };
     let mut rows = journal.file.append_table(J::JOURNAL_TABLE)?;
-    let done: std::collections::BTreeSet<usize> = journal.recorded.iter().copied().collect();
+    let (mut running, covered) = job.load_running(&journal.file)?;
+    let done: std::collections::BTreeSet<usize> =
+        covered.unwrap_or(journal.recorded).into_iter().collect();
     let pending: Vec<usize> = (0..job.n_tasks()).filter(|t| !done.contains(t)).collect();
     let mut progress = Progress::new(job.n_tasks(), done.len(), args.quiet);
     let mut ranks = RankLoad::new(cluster.hosts());
@@ -292,6 +320,7 @@ fn run_and_finish<J: JobKind>(
                 })
                 .collect();
             rows.append(&task_rows)?;
+            job.absorb(&mut running, &completed.output, &journal.file)?;
             progress.task_done();
             Ok(())
         },
@@ -300,7 +329,7 @@ fn run_and_finish<J: JobKind>(
     drop(rows);
     let wall_seconds = started.elapsed().as_secs_f64();
     let table = sorted_by_task(journal.file.read_table(J::JOURNAL_TABLE)?)?;
-    job.finish(&table, &journal.file, wall_seconds)?;
+    job.finish(&table, running, &journal.file, wall_seconds)?;
     journal.file.write_table("ranks", &ranks.table())?;
     journal
         .file

@@ -44,7 +44,23 @@ impl JobKind for MonteCarloJob {
         vec![output.to_values().into_iter().map(Value::F64).collect()]
     }
 
-    fn finish(&self, journal: &Table, file: &ResultFile, wall_seconds: f64) -> anyhow::Result<()> {
+    type Running = ();
+
+    fn load_running(&self, _file: &ResultFile) -> anyhow::Result<((), Option<Vec<usize>>)> {
+        Ok(((), None))
+    }
+
+    fn absorb(&self, _: &mut (), _: &Self::Output, _: &ResultFile) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn finish(
+        &self,
+        journal: &Table,
+        _running: (),
+        file: &ResultFile,
+        wall_seconds: f64,
+    ) -> anyhow::Result<()> {
         let columns = BlockSums::field_names()
             .iter()
             .map(|name| journal.f64_column(name))

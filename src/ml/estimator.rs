@@ -5,6 +5,7 @@
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::ml::forest::{Forest, ForestParams, RandomForest};
 use crate::ml::linear::{LogisticModel, LogisticRegression};
 use crate::ml::svm::{SvcModel, SvcParams};
 use crate::ml::Dataset;
@@ -15,15 +16,17 @@ use crate::ml::Dataset;
 pub enum EstimatorKind {
     Svc,
     LogisticRegression,
+    RandomForest,
 }
 
 impl EstimatorKind {
-    pub const NAMES: &'static str = "\"svc\", \"logistic_regression\"";
+    pub const NAMES: &'static str = "\"svc\", \"logistic_regression\", \"random_forest\"";
 
     pub fn from_name(name: &str) -> Result<Self, String> {
         match name {
             "svc" => Ok(EstimatorKind::Svc),
             "logistic_regression" => Ok(EstimatorKind::LogisticRegression),
+            "random_forest" => Ok(EstimatorKind::RandomForest),
             other => Err(format!(
                 "unknown estimator kind \"{other}\"; allowed: {}",
                 Self::NAMES
@@ -35,6 +38,7 @@ impl EstimatorKind {
         match self {
             EstimatorKind::Svc => "svc",
             EstimatorKind::LogisticRegression => "logistic_regression",
+            EstimatorKind::RandomForest => "random_forest",
         }
     }
 }
@@ -44,6 +48,7 @@ impl EstimatorKind {
 pub enum EstimatorParams {
     Svc(SvcParams),
     LogisticRegression(LogisticRegression),
+    RandomForest(ForestParams),
 }
 
 impl EstimatorParams {
@@ -62,6 +67,10 @@ impl EstimatorParams {
                 params.validate().map_err(|e| e.to_string())?;
                 Ok(EstimatorParams::LogisticRegression(params))
             }
+            EstimatorKind::RandomForest => {
+                let params: ForestParams = value.try_into().map_err(message)?;
+                Ok(EstimatorParams::RandomForest(params))
+            }
         }
     }
 
@@ -77,6 +86,9 @@ impl EstimatorParams {
                 .fit_dataset(train)
                 .map(Fitted::LogisticRegression)
                 .map_err(|e| e.to_string()),
+            EstimatorParams::RandomForest(p) => RandomForest::fit(p, train)
+                .map(Fitted::RandomForest)
+                .map_err(|e| e.to_string()),
         }
     }
 }
@@ -86,6 +98,7 @@ impl EstimatorParams {
 pub enum Fitted {
     Svc(SvcModel),
     LogisticRegression(LogisticModel),
+    RandomForest(Forest),
 }
 
 impl Fitted {
@@ -94,6 +107,7 @@ impl Fitted {
         match self {
             Fitted::Svc(m) => m.predict(x).map_err(|e| e.to_string()),
             Fitted::LogisticRegression(m) => Ok(m.predict(x)),
+            Fitted::RandomForest(m) => m.predict(x).map_err(|e| e.to_string()),
         }
     }
 
@@ -106,6 +120,7 @@ impl Fitted {
             }
             Fitted::Svc(_) => Ok(None),
             Fitted::LogisticRegression(m) => Ok(Some(m.predict_proba(x))),
+            Fitted::RandomForest(m) => m.predict_proba(x).map(Some).map_err(|e| e.to_string()),
         }
     }
 
@@ -113,7 +128,7 @@ impl Fitted {
     pub fn n_support(&self) -> Option<usize> {
         match self {
             Fitted::Svc(m) => Some(m.n_support().iter().sum()),
-            Fitted::LogisticRegression(_) => None,
+            Fitted::LogisticRegression(_) | Fitted::RandomForest(_) => None,
         }
     }
 
@@ -125,6 +140,7 @@ impl Fitted {
             }
             Fitted::Svc(_) => None,
             Fitted::LogisticRegression(m) => m.warning().map(str::to_string),
+            Fitted::RandomForest(m) => m.warning(),
         }
     }
 }

@@ -115,19 +115,25 @@ impl ResultFile {
         })
     }
 
-    /// Stores `bytes` as a 1-D u8 dataset at the root (a serialised model), replacing any of
-    /// that name. Such datasets are not tables: `table_names` and `show` pass them over.
+    /// Stores `bytes` as a 1-D u8 dataset at the root (a serialised model or running sums),
+    /// overwriting in place any of that name, so that rewriting it after every task does not
+    /// grow the file. Such datasets are not tables: `table_names` and `show` pass them over.
     pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
         check_table_name(name)?;
-        if self.file.link_exists(name) {
-            self.file.unlink(name)?;
-        }
-        self.file
-            .new_dataset_builder()
-            .with_data(bytes)
-            .create(name)
-            .with_context(|| format!("writing `{name}` to {}", self.path.display()))?;
-        Ok(())
+        let context = || format!("writing `{name}` to {}", self.path.display());
+        let dataset = match self.file.dataset(name) {
+            Ok(dataset) => dataset,
+            Err(_) => self
+                .file
+                .new_dataset::<u8>()
+                .chunk(1 << 16)
+                .shape(0..)
+                .create(name)
+                .with_context(context)?,
+        };
+        dataset.resize(bytes.len()).with_context(context)?;
+        dataset.write_raw(bytes).with_context(context)?;
+        self.flush()
     }
 
     /// Reads a dataset written by [`write_bytes`](Self::write_bytes).

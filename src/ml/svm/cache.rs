@@ -14,7 +14,7 @@ const NONE: u32 = u32::MAX;
 
 /// Kernel rows of a fixed set of training rows under a fixed kernel, cached within a memory bound.
 #[derive(Debug, Clone)]
-pub struct KernelCache {
+pub(crate) struct KernelCache {
     spec: KernelSpec,
     x: FeatureMajor,
     diag: Vec<f64>,
@@ -34,7 +34,7 @@ pub struct KernelCache {
 
 impl KernelCache {
     /// The rows `rows` of `x` (all rows when `None`) under `spec`, with `cache_mb` MB for rows.
-    pub fn new(
+    pub(crate) fn new(
         spec: KernelSpec,
         x: ArrayView2<f64>,
         rows: Option<&[usize]>,
@@ -67,27 +67,22 @@ impl KernelCache {
     }
 
     /// Number of training rows.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.x.n
     }
 
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.x.n == 0
-    }
-
     /// The kernel.
-    pub fn spec(&self) -> &KernelSpec {
+    pub(crate) fn spec(&self) -> &KernelSpec {
         &self.spec
     }
 
     /// Kernel values computed so far (a measure of the work the cache did not save).
-    pub fn computed_values(&self) -> u64 {
+    pub(crate) fn computed_values(&self) -> u64 {
         self.computed
     }
 
     /// Changes the memory bound, evicting rows if needed.
-    pub fn set_cache_mb(&mut self, cache_mb: f64) {
+    pub(crate) fn set_cache_mb(&mut self, cache_mb: f64) {
         let capacity = Self::slots(cache_mb, self.x.n);
         let mut used = self.capacity - self.free;
         while used > capacity {
@@ -97,17 +92,6 @@ impl KernelCache {
         }
         self.capacity = capacity;
         self.free = capacity - used;
-    }
-
-    /// Drops every cached row (the order is kept).
-    pub fn clear(&mut self) {
-        let n = self.x.n;
-        for r in &mut self.rows {
-            *r = Vec::new();
-        }
-        self.prev.iter_mut().for_each(|p| *p = n as u32);
-        self.next.iter_mut().for_each(|p| *p = n as u32);
-        self.free = self.capacity;
     }
 
     pub(crate) fn perm(&self) -> &[usize] {

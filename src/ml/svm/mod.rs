@@ -6,9 +6,14 @@
 //! - Training: one-vs-one over the sorted classes; each pair is solved by SMO with second-order
 //!   working-set selection, shrinking and an LRU kernel-row cache bounded by `cache_size`
 //!   (`solver`, `cache`, `kernel`); Platt scaling by internal 5-fold CV when `probability`.
-//! - Sharing work in a grid search: [`SvcWorkspace`] keeps, per training set, the kernel caches and
-//!   the last solution of each pair, so that candidates with the same kernel and gamma reuse
-//!   cached kernel rows and start from the previous optimum (see its docs).
+//! - Sharing work in a grid search: [`SvcWorkspace`] keeps, per training set, the kernel-row
+//!   caches and the last solution of each binary problem, so that candidates with the same kernel
+//!   and gamma reuse cached kernel rows and start from the previous optimum (see its docs).
+//!
+//! Files: `params` (parameters, validation, errors), `kernel` (kernel values, vectorised),
+//! `cache` (LRU kernel-row cache), `solver` (SMO), `lanes` (the solver's vector loops),
+//! `probability` (Platt scaling, coupling), `model` (fitted model, prediction), `workspace`
+//! (sharing between fits), `tests` (against scikit-learn's reference answers).
 
 mod cache;
 mod kernel;
@@ -25,12 +30,12 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-pub use cache::KernelCache;
 pub use kernel::KernelSpec;
 pub use model::SvcModel;
 pub use params::{ClassWeight, DecisionShape, Gamma, Kernel, SvcParams, SvmError};
 pub use workspace::SvcWorkspace;
 
+use cache::KernelCache;
 use kernel::FeatureMajor;
 use model::{decisions, PairGroups};
 use probability::fit_sigmoid;
@@ -196,9 +201,32 @@ fn settings(params: &SvcParams) -> SolverSettings {
     }
 }
 
-/// Solves one pair: a fresh cache, or the workspace's via `solve_pair`.
+/// Which binary problem of a fit: pair `pair`'s own (`fold` None) or the training part of fold
+/// `fold` of its probability cross-validation. The same id names the same rows in every fit on
+/// the same data (the CV shuffle depends on `random_state` only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProblemId {
+    pub pair: usize,
+    pub fold: Option<usize>,
+}
+
+/// Solves one binary problem (id, kernel, rows, ±1 labels, bounds); a workspace supplies one.
 pub(crate) type PairSolver<'a> =
-    &'a mut dyn FnMut(usize, &KernelSpec, &[usize], &[f64], &[f64]) -> Solution;
+    &'a mut dyn FnMut(ProblemId, &KernelSpec, &[usize], &[f64], &[f64]) -> Solution;
+
+/// A cold solve with a fresh cache of `cache_mb`.
+fn solve_cold(
+    x: ArrayView2<f64>,
+    spec: &KernelSpec,
+    rows: &[usize],
+    y: &[f64],
+    c: &[f64],
+    settings: SolverSettings,
+    cache_mb: f64,
+) -> Solution {
+    let mut cache = KernelCache::new(*spec, x, Some(rows), cache_mb);
+    solve(&mut cache, y, c, settings, Start::Cold)
+}
 
 /// The whole fit; `pair_solver` (from a workspace) replaces the cold solve of each pair.
 pub(crate) fn fit_prepared(
@@ -227,16 +255,26 @@ pub(crate) fn fit_prepared(
                 .map(|&s| if s > 0.0 { costs[a] } else { costs[b] })
                 .collect();
             if params.probability {
-                let (pa, pb) = platt(x, &rows, &y, &c, &spec, settings, params, &mut rng);
+                let (pa, pb) = platt(
+                    x,
+                    p,
+                    (&rows, &y, &c),
+                    &spec,
+                    settings,
+                    params,
+                    &mut rng,
+                    pair_solver.as_mut(),
+                );
                 prob_a.push(pa);
                 prob_b.push(pb);
             }
+            let id = ProblemId {
+                pair: p,
+                fold: None,
+            };
             let sol = match pair_solver.as_mut() {
-                Some(f) => f(p, &spec, &rows, &y, &c),
-                None => {
-                    let mut cache = KernelCache::new(spec, x, Some(&rows), params.cache_size);
-                    solve(&mut cache, &y, &c, settings, Start::Cold)
-                }
+                Some(f) => f(id, &spec, &rows, &y, &c),
+                None => solve_cold(x, &spec, &rows, &y, &c, settings, params.cache_size),
             };
             solutions.push((rows, y, sol));
             p += 1;
@@ -299,6 +337,9 @@ pub(crate) fn fit_prepared(
     })
 }
 
+/// Folds of the probability cross-validation (libsvm's).
+pub(crate) const PLATT_FOLDS: usize = 5;
+
 /// Uniform integer in [0, bound) (Lemire's multiply-shift with rejection).
 fn below(rng: &mut Xoshiro256PlusPlus, bound: usize) -> usize {
     use rand::Rng;
@@ -317,15 +358,15 @@ fn below(rng: &mut Xoshiro256PlusPlus, bound: usize) -> usize {
 #[allow(clippy::too_many_arguments)]
 fn platt(
     x: ArrayView2<f64>,
-    rows: &[usize],
-    y: &[f64],
-    c: &[f64],
+    pair: usize,
+    (rows, y, c): (&[usize], &[f64], &[f64]),
     spec: &KernelSpec,
     settings: SolverSettings,
     params: &SvcParams,
     rng: &mut Xoshiro256PlusPlus,
+    mut pair_solver: Option<&mut PairSolver>,
 ) -> (f64, f64) {
-    const FOLDS: usize = 5;
+    const FOLDS: usize = PLATT_FOLDS;
     let l = rows.len();
     let mut perm: Vec<usize> = (0..l).collect();
     for i in 0..l {
@@ -353,9 +394,22 @@ fn platt(
         let sub_rows: Vec<usize> = train.iter().map(|&t| rows[t]).collect();
         let sub_y: Vec<f64> = train.iter().map(|&t| y[t]).collect();
         let sub_c: Vec<f64> = train.iter().map(|&t| c[t]).collect();
-        let mut cache = KernelCache::new(*spec, x, Some(&sub_rows), params.cache_size);
-        let sol = solve(&mut cache, &sub_y, &sub_c, settings, Start::Cold);
-        drop(cache);
+        let id = ProblemId {
+            pair,
+            fold: Some(f),
+        };
+        let sol = match pair_solver.as_mut() {
+            Some(solver) => solver(id, spec, &sub_rows, &sub_y, &sub_c),
+            None => solve_cold(
+                x,
+                spec,
+                &sub_rows,
+                &sub_y,
+                &sub_c,
+                settings,
+                params.cache_size,
+            ),
+        };
         let sv: Vec<usize> = (0..train.len()).filter(|&t| sol.alpha[t] > 0.0).collect();
         let sv_rows: Vec<usize> = sv.iter().map(|&t| sub_rows[t]).collect();
         let coef = Array2::from_shape_vec(

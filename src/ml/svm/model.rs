@@ -215,6 +215,9 @@ impl SvcModel {
                 self.n_features
             )));
         }
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(SvmError::Data("X contains NaN or infinity".into()));
+        }
         Ok(())
     }
 

@@ -293,6 +293,54 @@ fn workspace_shares_work_and_reaches_the_same_optimum() {
 }
 
 #[test]
+fn workspace_shares_the_probability_cross_validation() {
+    let r = reference("svc_multiclass.h5");
+    let mut ws = SvcWorkspace::new(r.x_train.view(), &r.y_train, &r.classes).unwrap();
+    for c in [0.5, 2.0] {
+        for shrinking in [true, false] {
+            let svc = SvcParams {
+                c,
+                shrinking,
+                probability: true,
+                ..SvcParams::default()
+            }
+            .build()
+            .unwrap();
+            let shared = ws.fit(&svc).unwrap();
+            let cold = svc.fit(r.x_train.view(), &r.y_train, &r.classes).unwrap();
+            let (a, b) = (
+                shared.predict_proba(r.x_test.view()).unwrap(),
+                cold.predict_proba(r.x_test.view()).unwrap(),
+            );
+            let mad = (&a - &b).mapv(f64::abs).mean().unwrap();
+            assert!(
+                mad < 0.01,
+                "C={c} shrinking={shrinking}: mean |proba difference| {mad}"
+            );
+        }
+    }
+    // Another seed shuffles other rows into the CV folds: the workspace notices.
+    let svc = SvcParams {
+        probability: true,
+        random_state: 7,
+        ..SvcParams::default()
+    }
+    .build()
+    .unwrap();
+    let (a, b) = (
+        ws.fit(&svc)
+            .unwrap()
+            .predict_proba(r.x_test.view())
+            .unwrap(),
+        svc.fit(r.x_train.view(), &r.y_train, &r.classes)
+            .unwrap()
+            .predict_proba(r.x_test.view())
+            .unwrap(),
+    );
+    assert!((&a - &b).mapv(f64::abs).mean().unwrap() < 0.01);
+}
+
+#[test]
 fn serde_round_trip() {
     let r = reference("svc_multiclass.h5");
     let params = SvcParams {

@@ -1,8 +1,9 @@
 //! [`SvcWorkspace`]: work shared between fits on the same training rows, for grid searches.
 //!
 //! Per binary (one-vs-one) problem it keeps a [`KernelCache`] and the last solution. A fit whose
-//! kernel, gamma, degree and coef0 equal the cache's reuses every cached kernel row (its cache is
-//! rebuilt otherwise). When, in addition, every C_t changed by the same factor s = C_new / C_old
+//! kernel, gamma, degree and coef0 equal the last fit's reuses every cached kernel row (the cache
+//! is rebuilt otherwise; see [`SvcWorkspace::fit`] for `probability`). When, in addition, every
+//! C_t changed by the same factor s = C_new / C_old
 //! (any C with the same class weights), the solve starts from the previous optimum scaled
 //! ("alpha seeding", DeCoste & Wagstaff 2000): α' = s α is feasible (0 <= α' <= C_new, yᵀα' = 0),
 //! α at the old bound stay at the new one, and the gradient and Ḡ follow without any kernel row:
@@ -21,10 +22,11 @@ use ndarray::{Array2, ArrayView2};
 use super::cache::KernelCache;
 use super::kernel::KernelSpec;
 use super::solver::{solve, Solution, Start};
-use super::{fit_prepared, settings, Prepared, Svc, SvcModel, SvmError};
+use super::{fit_prepared, settings, Prepared, ProblemId, Svc, SvcModel, SvmError, PLATT_FOLDS};
 
 #[derive(Debug, Clone)]
 struct Last {
+    spec: KernelSpec,
     c: Vec<f64>,
     alpha: Vec<f64>,
     f: Vec<f64>,
@@ -33,6 +35,8 @@ struct Last {
 
 #[derive(Debug, Clone, Default)]
 struct Slot {
+    /// The problem's rows (a CV fold's rows change with `random_state`).
+    rows: Vec<usize>,
     cache: Option<KernelCache>,
     last: Option<Last>,
 }
@@ -50,7 +54,7 @@ impl SvcWorkspace {
     /// A workspace for the rows of `x` with labels `y` (indices into `classes`). Copies `x`.
     pub fn new(x: ArrayView2<f64>, y: &[usize], classes: &[String]) -> Result<Self, SvmError> {
         let prep = Prepared::new(x, y, classes)?;
-        let slots = vec![Slot::default(); prep.n_pairs()];
+        let slots = vec![Slot::default(); prep.n_pairs() * (1 + PLATT_FOLDS)];
         Ok(SvcWorkspace {
             x: x.to_owned(),
             prep,
@@ -80,40 +84,61 @@ impl SvcWorkspace {
     }
 
     /// Fits `svc` on the workspace's rows, as [`Svc::fit`] would, sharing work with earlier fits.
-    /// With several classes, the `cache_size` budget is split evenly between the pairs' caches.
+    /// Every binary problem of the fit keeps its last solution: one per class pair, plus, with
+    /// `probability`, one per pair and fold of the Platt cross-validation (whose folds depend
+    /// only on `random_state`, so they are the same rows from one fit to the next).
+    ///
+    /// Kernel rows: without `probability`, each pair keeps its cache from fit to fit (the
+    /// `cache_size` budget split evenly between the pairs). With `probability`, a fit solves
+    /// six problems per pair one after the other; splitting the budget six ways cost more in
+    /// recomputed rows than sharing saved (measured), so each solve then gets a fresh cache of
+    /// the whole `cache_size`, as in a plain fit, and only the warm starts are shared.
     pub fn fit(&mut self, svc: &Svc) -> Result<SvcModel, SvmError> {
         let params = svc.params();
-        let n_pairs = self.prep.n_pairs();
-        let cache_mb = params.cache_size / n_pairs as f64;
+        let keep_caches = !params.probability;
+        let cache_mb = params.cache_size / self.prep.n_pairs() as f64;
+        if !keep_caches {
+            self.slots.iter_mut().for_each(|slot| slot.cache = None);
+        }
         let settings = settings(params);
         let warm = self.warm_start;
         let x = self.x.view();
         let slots = &mut self.slots;
-        let mut solver = |p: usize, spec: &KernelSpec, rows: &[usize], y: &[f64], c: &[f64]| {
-            let slot = &mut slots[p];
-            let reuse = slot
-                .cache
-                .as_ref()
-                .is_some_and(|cache| cache.spec() == spec);
-            if !reuse {
-                slot.cache = Some(KernelCache::new(*spec, x, Some(rows), cache_mb));
-                slot.last = None;
-            }
-            let cache = slot.cache.as_mut().expect("cache");
-            cache.set_cache_mb(cache_mb);
-            let start = match (&slot.last, warm) {
-                (Some(last), true) => warm_start(last, y, c),
-                _ => Start::Cold,
+        let mut solver =
+            |id: ProblemId, spec: &KernelSpec, rows: &[usize], y: &[f64], c: &[f64]| {
+                let slot = &mut slots[id.pair * (1 + PLATT_FOLDS) + id.fold.map_or(0, |f| f + 1)];
+                if slot.rows != rows || slot.last.as_ref().is_some_and(|l| l.spec != *spec) {
+                    *slot = Slot {
+                        rows: rows.to_vec(),
+                        ..Slot::default()
+                    };
+                }
+                if slot.cache.as_ref().is_some_and(|cache| cache.spec() != spec) {
+                    slot.cache = None;
+                }
+                let start = match (&slot.last, warm) {
+                    (Some(last), true) => warm_start(last, y, c),
+                    _ => Start::Cold,
+                };
+                let sol: Solution = if keep_caches {
+                    let cache = slot
+                        .cache
+                        .get_or_insert_with(|| KernelCache::new(*spec, x, Some(rows), cache_mb));
+                    cache.set_cache_mb(cache_mb);
+                    solve(cache, y, c, settings, start)
+                } else {
+                    let mut cache = KernelCache::new(*spec, x, Some(rows), params.cache_size);
+                    solve(&mut cache, y, c, settings, start)
+                };
+                slot.last = Some(Last {
+                    spec: *spec,
+                    c: c.to_vec(),
+                    alpha: sol.alpha.clone(),
+                    f: sol.f.clone(),
+                    h: sol.h.clone(),
+                });
+                sol
             };
-            let sol: Solution = solve(cache, y, c, settings, start);
-            slot.last = Some(Last {
-                c: c.to_vec(),
-                alpha: sol.alpha.clone(),
-                f: sol.f.clone(),
-                h: sol.h.clone(),
-            });
-            sol
-        };
         fit_prepared(params, x, &self.prep, Some(&mut solver))
     }
 }

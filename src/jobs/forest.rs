@@ -1,0 +1,211 @@
+//! The forest job: tasks are blocks of trees. A rank grows a block, turns it into vote sums
+//! (test-set probabilities, out-of-bag probabilities, importances) and drops the trees, so no
+//! rank ever holds the forest. Rank 0 merges the sums as they arrive and keeps the running total
+//! in the journal (`forest_votes`); the sums are exact integers, so the result is bit-identical
+//! for any rank count, schedule or resume.
+
+use serde::{Deserialize, Serialize};
+
+use crate::job::forest::ForestJob;
+use crate::jobs::JobKind;
+use crate::ml::forest::ForestVotes;
+use crate::ml::metrics;
+use crate::results::{ResultFile, Row, Schema, Table, Value};
+use crate::runtime::scheduler::Tasks;
+
+const VOTES: &str = "forest_votes";
+
+/// One block's vote sums, as bytes (their own exact encoding of 128-bit sums).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BlockVotes {
+    pub first_tree: usize,
+    pub n_trees: usize,
+    pub votes: Vec<u8>,
+}
+
+impl ForestJob {
+    fn empty_votes(&self) -> ForestVotes {
+        ForestVotes::new(
+            self.train.x.nrows(),
+            self.test.x.nrows(),
+            self.train.classes.len(),
+            self.train.x.ncols(),
+        )
+    }
+}
+
+impl Tasks for ForestJob {
+    type Output = BlockVotes;
+
+    fn run(&self, task: usize) -> anyhow::Result<BlockVotes> {
+        let trainer = self.trainer()?;
+        let trees = self.block_trees(task);
+        let mut votes = self.empty_votes();
+        for index in trees.clone() {
+            let tree = trainer.grow_tree(index, self.seed)?;
+            votes.add_tree(&tree, self.train.x.view(), self.test.x.view())?;
+        }
+        Ok(BlockVotes {
+            first_tree: trees.start,
+            n_trees: trees.len(),
+            votes: votes.to_bytes(),
+        })
+    }
+}
+
+impl JobKind for ForestJob {
+    const KIND: &'static str = "forest";
+    const JOURNAL_TABLE: &'static str = "blocks";
+    type Running = ForestVotes;
+
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    fn fingerprint(&self) -> String {
+        format!("data {}", self.data_origin)
+    }
+
+    fn n_tasks(&self) -> usize {
+        self.n_blocks()
+    }
+
+    fn output_schema(&self) -> Schema {
+        Schema::new().i64("first_tree").i64("n_trees")
+    }
+
+    fn output_rows(&self, output: &BlockVotes) -> Vec<Row> {
+        vec![vec![
+            Value::I64(output.first_tree as i64),
+            Value::I64(output.n_trees as i64),
+        ]]
+    }
+
+    /// The journal's running sums decide which blocks are done: a crash between writing a block's
+    /// row and its sums must not count the block twice.
+    fn load_running(&self, file: &ResultFile) -> anyhow::Result<(ForestVotes, Option<Vec<usize>>)> {
+        let Ok(bytes) = file.read_bytes(VOTES) else {
+            return Ok((self.empty_votes(), Some(vec![])));
+        };
+        // A crash in the middle of rewriting the sums leaves them unreadable: grow every block
+        // again rather than trust them.
+        let Ok(votes) = ForestVotes::from_bytes(&bytes) else {
+            eprintln!("triton-batch: warning: the journal's vote sums are damaged; growing every block again");
+            return Ok((self.empty_votes(), Some(vec![])));
+        };
+        let covered = |block: usize| {
+            let trees = self.block_trees(block);
+            votes
+                .tree_ranges()
+                .iter()
+                .any(|&(a, b)| a <= trees.start as u64 && trees.end as u64 <= b)
+        };
+        let done = (0..self.n_blocks()).filter(|&b| covered(b)).collect();
+        Ok((votes, Some(done)))
+    }
+
+    fn absorb(
+        &self,
+        running: &mut ForestVotes,
+        output: &BlockVotes,
+        file: &ResultFile,
+    ) -> anyhow::Result<()> {
+        running.merge(&ForestVotes::from_bytes(&output.votes)?)?;
+        file.write_bytes(VOTES, &running.to_bytes())
+    }
+
+    fn finish(
+        &self,
+        _journal: &Table,
+        votes: ForestVotes,
+        file: &ResultFile,
+        wall_seconds: f64,
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            votes.is_complete(self.params.n_estimators as u64),
+            "the vote sums do not cover trees 0..{}",
+            self.params.n_estimators
+        );
+        let test_accuracy = match self.test.x.nrows() {
+            0 => f64::NAN,
+            _ => metrics::accuracy(&self.test.y, &votes.test_predict()),
+        };
+        let oob = match self.params.oob_score && self.params.bootstrap {
+            true => Some(votes.oob_score(&self.train.y)?),
+            false => None,
+        };
+        if let Some(warning) = oob.and_then(|o| o.warning()) {
+            eprintln!("triton-batch: warning: {warning}");
+        }
+        let n = self.params.n_estimators as f64;
+        let summary = Table {
+            schema: Schema::new()
+                .i64("n_estimators")
+                .f64("test_accuracy")
+                .f64("oob_score")
+                .f64("fit_seconds")
+                .f64("trees_per_second")
+                .i64("n_train")
+                .i64("n_test"),
+            rows: vec![vec![
+                Value::I64(self.params.n_estimators as i64),
+                Value::F64(test_accuracy),
+                Value::F64(oob.map_or(f64::NAN, |o| o.score)),
+                Value::F64(wall_seconds),
+                Value::F64(n / wall_seconds),
+                Value::I64(self.train.x.nrows() as i64),
+                Value::I64(self.test.x.nrows() as i64),
+            ]],
+        };
+        file.write_table("summary", &summary)?;
+        file.write_table(
+            "feature_importances",
+            &importance_table(&votes.feature_importances()),
+        )?;
+        if self.predictions && self.test.x.nrows() > 0 {
+            file.write_table("predictions", &self.predictions_table(&votes))?;
+        }
+        file.set_attr("data", &Value::Str(self.data_origin.clone()))
+    }
+}
+
+fn importance_table(importances: &[f64]) -> Table {
+    let mut order: Vec<usize> = (0..importances.len()).collect();
+    order.sort_by(|&a, &b| importances[b].total_cmp(&importances[a]).then(a.cmp(&b)));
+    let mut rank = vec![0; importances.len()];
+    for (r, &feature) in order.iter().enumerate() {
+        rank[feature] = r as i64 + 1;
+    }
+    Table {
+        schema: Schema::new().i64("feature").f64("importance").i64("rank"),
+        rows: importances
+            .iter()
+            .enumerate()
+            .map(|(f, &v)| vec![Value::I64(f as i64), Value::F64(v), Value::I64(rank[f])])
+            .collect(),
+    }
+}
+
+impl ForestJob {
+    fn predictions_table(&self, votes: &ForestVotes) -> Table {
+        let classes = &self.train.classes;
+        let schema = classes.iter().fold(
+            Schema::new().i64("row").str("y_true", 32).str("y_pred", 32),
+            |s, c| s.f64(format!("proba_{c}")),
+        );
+        let proba = votes.test_proba();
+        let predicted = votes.test_predict();
+        let rows = (0..self.test.x.nrows())
+            .map(|i| {
+                let mut row = vec![
+                    Value::I64(i as i64),
+                    Value::Str(classes[self.test.y[i]].clone()),
+                    Value::Str(classes[predicted[i]].clone()),
+                ];
+                row.extend(proba.row(i).iter().map(|&p| Value::F64(p)));
+                row
+            })
+            .collect();
+        Table { schema, rows }
+    }
+}
