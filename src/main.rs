@@ -1,5 +1,7 @@
 //! Entry point: parse the command line, run it, report an error chain and set the exit code.
 
+use std::io::Write;
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
@@ -7,7 +9,9 @@ fn main() -> std::process::ExitCode {
     match triton_batch::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("triton-batch: error: {err:#}");
+            // One write, so that mpirun's own messages on the same stream cannot split the line.
+            let line = format!("triton-batch: error: {err:#}\n");
+            let _ = std::io::stderr().write_all(line.as_bytes());
             std::process::ExitCode::from(2)
         }
     }

@@ -30,7 +30,9 @@ pub(crate) fn install(rank: usize, host: &str) {
 /// Prints the message as `triton-batch: rank R on HOST: MESSAGE` and aborts every rank.
 pub fn abort_job(message: &str, code: i32) -> ! {
     let who = WHO.get().map(String::as_str).unwrap_or("rank ?");
-    eprintln!("triton-batch: {who}: {message}");
+    // One write, so that mpirun's own messages on the same stream cannot split the line.
+    let line = format!("triton-batch: {who}: {message}\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     // SAFETY: MPI was initialised before `install` set WHO; MPI_Abort on the world communicator
     // is the documented way to end every process of the job and does not return in practice.
     unsafe {

@@ -27,6 +27,8 @@ pub(crate) struct KernelCache {
     next: Vec<u32>,
     /// Free f64 slots within the bound.
     free: usize,
+    /// A buffer of an evicted row, for the next new row.
+    spare: Option<Vec<f64>>,
     capacity: usize,
     query: Vec<f64>,
     computed: u64,
@@ -54,6 +56,7 @@ impl KernelCache {
             prev: vec![n as u32; n + 1],
             next: vec![n as u32; n + 1],
             free: capacity,
+            spare: None,
             capacity,
             computed: 0,
         }
@@ -119,10 +122,15 @@ impl KernelCache {
         self.prev[s] = p as u32;
     }
 
+    /// Drops row p; its buffer is kept as the spare (still counted as used) if there is none.
     fn evict(&mut self, p: usize) {
         self.unlink(p);
-        self.free += self.rows[p].capacity();
-        self.rows[p] = Vec::new();
+        let buf = std::mem::take(&mut self.rows[p]);
+        if self.spare.is_none() {
+            self.spare = Some(buf);
+        } else {
+            self.free += buf.capacity();
+        }
     }
 
     /// Makes row `p` valid on `[0, len)` and most recently used, never evicting `pin`.
@@ -133,22 +141,36 @@ impl KernelCache {
         }
         if len > have {
             let n = self.x.n;
-            // Every row is allocated with room for all n values (and counted so): rows of one
-            // size leave no heap fragmentation, so the bound holds for the process's memory.
-            let cost = n - self.rows[p].capacity();
-            while self.free < cost {
-                let s = self.x.n;
-                let mut old = self.next[s] as usize;
-                if Some(old) == pin {
-                    old = self.next[old] as usize;
+            if have == 0 {
+                // Every row gets room for all n values (and is counted so): buffers of one size
+                // leave no heap fragmentation, so the bound holds for the process's memory. An
+                // evicted row's buffer is reused as it is, without clearing it first.
+                let mut buf = loop {
+                    if let Some(buf) = self.spare.take() {
+                        break buf;
+                    }
+                    if self.free >= n {
+                        self.free -= n;
+                        break Vec::with_capacity(n);
+                    }
+                    let s = self.x.n;
+                    let mut old = self.next[s] as usize;
+                    if Some(old) == pin {
+                        old = self.next[old] as usize;
+                    }
+                    debug_assert!(old != s, "cache smaller than two rows");
+                    self.evict(old);
+                };
+                if buf.len() >= len {
+                    buf.truncate(len);
+                } else {
+                    buf.resize(len, 0.0);
                 }
-                debug_assert!(old != s, "cache smaller than two rows");
-                self.evict(old);
+                self.rows[p] = buf;
+            } else {
+                self.rows[p].resize(len, 0.0);
             }
-            self.free -= cost;
             let row = &mut self.rows[p];
-            row.reserve_exact(n - row.len());
-            row.resize(len, 0.0);
             self.x.row_into(p, &mut self.query);
             kernel_row(
                 &self.spec,

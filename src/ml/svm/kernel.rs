@@ -91,9 +91,11 @@ impl FeatureMajor {
 pub(crate) fn use_fma() -> bool {
     static DETECTED: OnceLock<bool> = OnceLock::new();
     *DETECTED.get_or_init(|| {
+        // TRITON_SVM_PORTABLE=1 forces the portable code (to test what other CPUs run).
         #[cfg(target_arch = "x86_64")]
         {
-            std::arch::is_x86_feature_detected!("avx2")
+            std::env::var_os("TRITON_SVM_PORTABLE").is_none()
+                && std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
         }
         #[cfg(not(target_arch = "x86_64"))]

@@ -62,10 +62,47 @@ fn start_index() -> [f64; L] {
     std::array::from_fn(|l| l as f64)
 }
 
+/// F_t −= a K_i[t] + b K_j[t] over the slice, then argmax of F_t + pen_t (pen = 0 for members
+/// of I_up, −inf otherwise). Returns (max, index), index usize::MAX if there is no member.
+pub(crate) fn update_argmax(
+    f: &mut [f64],
+    ki: &[f64],
+    kj: &[f64],
+    a: f64,
+    b: f64,
+    pen: &[f64],
+) -> (f64, usize) {
+    #[cfg(target_arch = "x86_64")]
+    if use_fma() {
+        // SAFETY: the CPU has AVX2 (checked at run time).
+        return unsafe { avx2::update_argmax(f, ki, kj, a, b, pen) };
+    }
+    update_argmax_generic(f, ki, kj, a, b, pen)
+}
+
+/// WSS 2's second index: over t with pen_t = 0 (I_low) and b = gmax − F_t > 0, minimise
+/// −b² / a with a = K_ii + K_tt − 2 K_it (tau if a <= 0). Also returns max over I_low of −F_t.
+/// Returns (j or usize::MAX, max −F over I_low).
+pub(crate) fn select_j(
+    f: &[f64],
+    pen: &[f64],
+    kd: &[f64],
+    ki: &[f64],
+    kii: f64,
+    gmax: f64,
+    tau: f64,
+) -> (usize, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if use_fma() {
+        // SAFETY: the CPU has AVX2 (checked at run time).
+        return unsafe { avx2::select_j(f, pen, kd, ki, kii, gmax, tau) };
+    }
+    select_j_generic(f, pen, kd, ki, kii, gmax, tau)
+}
+
 dispatched! {
-    /// F_t −= a K_i[t] + b K_j[t] over the slice, then argmax of F_t + pen_t (pen = 0 for members
-    /// of I_up, −inf otherwise). Returns (max, index), index usize::MAX if there is no member.
-    fn update_argmax(f: &mut [f64], ki: &[f64], kj: &[f64], a: f64, b: f64, pen: &[f64]) -> (f64, usize) {
+    /// Portable form of [`update_argmax`].
+    fn update_argmax_generic(f: &mut [f64], ki: &[f64], kj: &[f64], a: f64, b: f64, pen: &[f64]) -> (f64, usize) {
         let n = f.len();
         let (ki, kj, pen) = (&ki[..n], &kj[..n], &pen[..n]);
         let mut bv = [f64::NEG_INFINITY; L];
@@ -131,10 +168,8 @@ dispatched! {
 }
 
 dispatched! {
-    /// WSS 2's second index: over t with pen_t = 0 (I_low) and b = gmax − F_t > 0, minimise
-    /// −b² / a with a = K_ii + K_tt − 2 K_it (tau if a <= 0). Also returns max over I_low of −F_t.
-    /// Returns (j or usize::MAX, max −F over I_low).
-    fn select_j(f: &[f64], pen: &[f64], kd: &[f64], ki: &[f64], kii: f64, gmax: f64, tau: f64) -> (usize, f64) {
+    /// Portable form of [`select_j`].
+    fn select_j_generic(f: &[f64], pen: &[f64], kd: &[f64], ki: &[f64], kii: f64, gmax: f64, tau: f64) -> (usize, f64) {
         let n = f.len();
         let (pen, kd, ki) = (&pen[..n], &kd[..n], &ki[..n]);
         let mut bv = [f64::NEG_INFINITY; L]; // maximum of b²/a, i.e. minimum of −b²/a
@@ -191,5 +226,165 @@ dispatched! {
         for (x, &r) in h.iter_mut().zip(row) {
             *x += w * r;
         }
+    }
+}
+
+/// The two hot loops with AVX2 intrinsics: the same IEEE operations as the portable forms (no
+/// FMA contraction), so both give identical results.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{merge_max, L};
+
+    /// Lanes of two vectors → arrays for [`merge_max`].
+    #[inline(always)]
+    unsafe fn spill(v0: __m256d, v1: __m256d) -> [f64; L] {
+        let mut out = [0.0; L];
+        _mm256_storeu_pd(out.as_mut_ptr(), v0);
+        _mm256_storeu_pd(out.as_mut_ptr().add(4), v1);
+        out
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn update_argmax(
+        f: &mut [f64],
+        ki: &[f64],
+        kj: &[f64],
+        a: f64,
+        b: f64,
+        pen: &[f64],
+    ) -> (f64, usize) {
+        let n = f.len();
+        assert!(ki.len() >= n && kj.len() >= n && pen.len() >= n);
+        let (va, vb) = (_mm256_set1_pd(a), _mm256_set1_pd(b));
+        let ninf = _mm256_set1_pd(f64::NEG_INFINITY);
+        let (mut b0, mut b1) = (ninf, ninf);
+        let (mut i0, mut i1) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        let mut x0 = _mm256_setr_pd(0.0, 1.0, 2.0, 3.0);
+        let mut x1 = _mm256_setr_pd(4.0, 5.0, 6.0, 7.0);
+        let step = _mm256_set1_pd(8.0);
+        let full = n / 8 * 8;
+        let (fp, kip, kjp, pp) = (f.as_mut_ptr(), ki.as_ptr(), kj.as_ptr(), pen.as_ptr());
+        let mut o = 0;
+        while o < full {
+            let f0 = _mm256_sub_pd(
+                _mm256_loadu_pd(fp.add(o)),
+                _mm256_add_pd(
+                    _mm256_mul_pd(va, _mm256_loadu_pd(kip.add(o))),
+                    _mm256_mul_pd(vb, _mm256_loadu_pd(kjp.add(o))),
+                ),
+            );
+            let f1 = _mm256_sub_pd(
+                _mm256_loadu_pd(fp.add(o + 4)),
+                _mm256_add_pd(
+                    _mm256_mul_pd(va, _mm256_loadu_pd(kip.add(o + 4))),
+                    _mm256_mul_pd(vb, _mm256_loadu_pd(kjp.add(o + 4))),
+                ),
+            );
+            _mm256_storeu_pd(fp.add(o), f0);
+            _mm256_storeu_pd(fp.add(o + 4), f1);
+            let v0 = _mm256_add_pd(f0, _mm256_loadu_pd(pp.add(o)));
+            let v1 = _mm256_add_pd(f1, _mm256_loadu_pd(pp.add(o + 4)));
+            let t0 = _mm256_cmp_pd::<_CMP_GE_OQ>(v0, b0);
+            let t1 = _mm256_cmp_pd::<_CMP_GE_OQ>(v1, b1);
+            b0 = _mm256_blendv_pd(b0, v0, t0);
+            b1 = _mm256_blendv_pd(b1, v1, t1);
+            i0 = _mm256_blendv_pd(i0, x0, t0);
+            i1 = _mm256_blendv_pd(i1, x1, t1);
+            x0 = _mm256_add_pd(x0, step);
+            x1 = _mm256_add_pd(x1, step);
+            o += 8;
+        }
+        let (mut bv, mut bi) = (spill(b0, b1), spill(i0, i1));
+        for t in full..n {
+            f[t] -= a * ki[t] + b * kj[t];
+            let v = f[t] + pen[t];
+            let l = t - full;
+            if v >= bv[l] {
+                bv[l] = v;
+                bi[l] = t as f64;
+            }
+        }
+        merge_max(&bv, &bi)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn select_j(
+        f: &[f64],
+        pen: &[f64],
+        kd: &[f64],
+        ki: &[f64],
+        kii: f64,
+        gmax: f64,
+        tau: f64,
+    ) -> (usize, f64) {
+        let n = f.len();
+        assert!(pen.len() >= n && kd.len() >= n && ki.len() >= n);
+        let ninf = _mm256_set1_pd(f64::NEG_INFINITY);
+        let zero = _mm256_setzero_pd();
+        let (vg, vkii, vtau, two) = (
+            _mm256_set1_pd(gmax),
+            _mm256_set1_pd(kii),
+            _mm256_set1_pd(tau),
+            _mm256_set1_pd(2.0),
+        );
+        let (mut b0, mut b1) = (ninf, ninf);
+        let (mut g0, mut g1) = (ninf, ninf);
+        let (mut i0, mut i1) = (zero, zero);
+        let mut x0 = _mm256_setr_pd(0.0, 1.0, 2.0, 3.0);
+        let mut x1 = _mm256_setr_pd(4.0, 5.0, 6.0, 7.0);
+        let step = _mm256_set1_pd(8.0);
+        let full = n / 8 * 8;
+        let (fp, pp, dp, kp) = (f.as_ptr(), pen.as_ptr(), kd.as_ptr(), ki.as_ptr());
+        macro_rules! lane4 {
+            ($o:expr, $best:ident, $idx:ident, $x:ident, $g2:ident) => {{
+                let fv = _mm256_loadu_pd(fp.add($o));
+                let pv = _mm256_loadu_pd(pp.add($o));
+                $g2 = _mm256_max_pd(_mm256_sub_pd(pv, fv), $g2);
+                let b = _mm256_sub_pd(vg, fv);
+                let a = _mm256_sub_pd(
+                    _mm256_add_pd(vkii, _mm256_loadu_pd(dp.add($o))),
+                    _mm256_mul_pd(two, _mm256_loadu_pd(kp.add($o))),
+                );
+                let a = _mm256_blendv_pd(vtau, a, _mm256_cmp_pd::<_CMP_GT_OQ>(a, zero));
+                let gain = _mm256_div_pd(_mm256_mul_pd(b, b), a);
+                let valid = _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_GT_OQ>(b, zero),
+                    _mm256_cmp_pd::<_CMP_EQ_OQ>(pv, zero),
+                );
+                let gain = _mm256_blendv_pd(ninf, gain, valid);
+                let take = _mm256_cmp_pd::<_CMP_GE_OQ>(gain, $best);
+                $best = _mm256_blendv_pd($best, gain, take);
+                $idx = _mm256_blendv_pd($idx, $x, take);
+                $x = _mm256_add_pd($x, step);
+            }};
+        }
+        let mut o = 0;
+        while o < full {
+            lane4!(o, b0, i0, x0, g0);
+            lane4!(o + 4, b1, i1, x1, g1);
+            o += 8;
+        }
+        let (mut bv, mut bi, g2) = (spill(b0, b1), spill(i0, i1), spill(g0, g1));
+        let mut gmax2 = g2.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+        for t in full..n {
+            let l = t - full;
+            let m = pen[t] - f[t];
+            if m >= gmax2 {
+                gmax2 = m;
+            }
+            let b = gmax - f[t];
+            if pen[t] == 0.0 && b > 0.0 {
+                let a = kii + kd[t] - 2.0 * ki[t];
+                let a = if a > 0.0 { a } else { tau };
+                let gain = (b * b) / a;
+                if gain >= bv[l] {
+                    bv[l] = gain;
+                    bi[l] = t as f64;
+                }
+            }
+        }
+        (merge_max(&bv, &bi).1, gmax2)
     }
 }
