@@ -110,6 +110,11 @@ fn matches_scikit_learn_on_the_same_data() {
         reference["best_index"].as_i64().unwrap(),
         "same best candidate"
     );
+    let attr = ResultFile::open_read(&out)
+        .unwrap()
+        .attr("best_index")
+        .unwrap();
+    assert_eq!(attr, Value::I64(best), "best_index is also an attribute");
     let degree = cv.f64_column("param_degree").unwrap();
     assert!(
         degree[0].is_nan() && degree[6] == 2.0,

@@ -267,10 +267,12 @@ impl JobKind for GridSearchJob {
         } else {
             None
         };
-        file.write_table(
-            "best",
-            &self.best_table(best, mean_scores[best], refit.as_ref()),
-        )?;
+        let best_table = self.best_table(best, mean_scores[best], refit.as_ref());
+        // The same facts as root attributes too, like GridSearchCV's best_* attributes.
+        for (column, value) in best_table.schema.columns.iter().zip(&best_table.rows[0]) {
+            file.set_attr(&column.name, value)?;
+        }
+        file.write_table("best", &best_table)?;
         if let Some(refit) = refit {
             let bytes = serde_json::to_vec(&refit.model)?;
             file.write_bytes("best_model", &bytes)?;
