@@ -109,6 +109,9 @@ pub struct GridSearchJob {
     pub seed: u64,
     pub refit: bool,
     pub return_train_score: bool,
+    /// The tasks' (candidate, fold) groups, derived from the job once per rank.
+    #[serde(skip)]
+    pub(crate) groups: std::sync::OnceLock<Vec<Vec<(usize, usize)>>>,
 }
 
 impl GridSearchJob {
@@ -175,6 +178,7 @@ impl GridSearchJob {
             seed,
             refit: overrides.refit,
             return_train_score: overrides.return_train_score,
+            groups: std::sync::OnceLock::new(),
         })
     }
 }

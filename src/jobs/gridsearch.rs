@@ -45,7 +45,11 @@ pub struct SplitOutcome {
 
 impl GridSearchJob {
     /// The tasks: lists of (candidate, fold), fixed by the job.
-    pub fn task_groups(&self) -> Vec<Vec<(usize, usize)>> {
+    pub fn task_groups(&self) -> &[Vec<(usize, usize)>] {
+        self.groups.get_or_init(|| self.group_fits())
+    }
+
+    fn group_fits(&self) -> Vec<Vec<(usize, usize)>> {
         let mut groups: BTreeMap<(usize, String), Vec<usize>> = BTreeMap::new();
         for fold in 0..self.folds.len() {
             for (candidate, params) in self.params.iter().enumerate() {
