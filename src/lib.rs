@@ -9,10 +9,13 @@ pub mod job;
 pub mod jobs;
 pub mod mc;
 pub mod ml;
+pub mod model;
 pub mod report;
 pub mod results;
 pub mod rng;
 pub mod runtime;
+pub mod scaling;
+pub mod simulate;
 
 use std::process::ExitCode;
 
@@ -38,10 +41,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let overrides = job::forest::Overrides {
                 data: args.data.clone(),
                 predictions: args.predictions,
+                save_model: args.save_model.clone(),
             };
             jobs::execute(&args.run, |text| {
                 job::forest::ForestJob::from_text(text, &overrides)
             })
+        }
+        Command::Predict(args) => {
+            let options = model::PredictOptions {
+                model: args.model,
+                data: args.data,
+                out: args.out,
+            };
+            println!("{}", model::predict(&options)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Show(args) => {
             let options = report::ShowOptions {
@@ -51,6 +64,41 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 head: 5,
             };
             print!("{}", report::show(&args.file, &options)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report(args) => {
+            let options = report::scaling::ReportOptions {
+                job: args.job,
+                plot: args.plot,
+            };
+            print!("{}", report::scaling::report(&args.file, &options)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plot(args) => {
+            let options = report::plot::PlotOptions {
+                out: args.out,
+                x: args.x,
+                y: args.y,
+            };
+            println!(
+                "wrote {}",
+                report::plot::plot(&args.file, &options)?.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Hosts(args) => {
+            print!("{}", scaling::hosts(&args)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RecordRun(args) => {
+            println!("{}", scaling::runs::record_run(&args)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate(args) => {
+            print!(
+                "{}",
+                simulate::run(&args.file, &args.nodes, args.out.as_deref())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate(args) => {

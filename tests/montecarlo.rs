@@ -289,7 +289,7 @@ fn resume_after_a_failure_gives_the_uninterrupted_result() {
         .rows
         .len();
     assert!(
-        recorded >= 1 && recorded < 24,
+        (1..24).contains(&recorded),
         "journal holds {recorded} of 24 blocks"
     );
 

@@ -23,6 +23,7 @@ struct ForestFile {
 pub struct Overrides {
     pub data: Option<std::path::PathBuf>,
     pub predictions: bool,
+    pub save_model: Option<std::path::PathBuf>,
 }
 
 /// A validated forest job: what every rank needs to grow any block of trees.
@@ -36,6 +37,8 @@ pub struct ForestJob {
     pub seed: u64,
     pub block_trees: usize,
     pub predictions: bool,
+    /// `--save-model`: ranks send their trees to rank 0, which writes them to this file.
+    pub save_model: Option<std::path::PathBuf>,
     /// This rank's prepared training data, built at its first block.
     #[serde(skip)]
     trainer: OnceLock<ForestTrainer>,
@@ -50,6 +53,9 @@ fn default_block_trees(n_estimators: usize) -> usize {
 impl ForestJob {
     /// Reads and validates a job file and loads its data (rank 0).
     pub fn from_text(job: &JobText, overrides: &Overrides) -> anyhow::Result<Self> {
+        if let Some(path) = &overrides.save_model {
+            crate::jobs::check_output_folder("--save-model", path)?;
+        }
         let file: ForestFile = job.parse()?;
         let invalid = |message: String| JobError::invalid(&job.path, message);
         let mut spec = DataSpec::from_table(&file.data).map_err(invalid)?;
@@ -81,6 +87,7 @@ impl ForestJob {
             seed,
             block_trees,
             predictions: overrides.predictions,
+            save_model: overrides.save_model.clone(),
             trainer: OnceLock::new(),
         })
     }

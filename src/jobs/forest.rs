@@ -3,6 +3,10 @@
 //! rank ever holds the forest. Rank 0 merges the sums as they arrive and keeps the running total
 //! in the journal (`forest_votes`); the sums are exact integers, so the result is bit-identical
 //! for any rank count, schedule or resume.
+//!
+//! With `--save-model` each block also carries its trees to rank 0, which appends them to the
+//! model file as they arrive (see `model::ForestModelWriter`); a resumed run grows again only the
+//! blocks whose votes or trees are missing, and counts no block's votes twice.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,17 +14,27 @@ use crate::job::forest::ForestJob;
 use crate::jobs::JobKind;
 use crate::ml::forest::ForestVotes;
 use crate::ml::metrics;
+use crate::ml::tree::TreeArrays;
+use crate::model::{ForestModelWriter, ForestShape};
 use crate::results::{ResultFile, Row, Schema, Table, Value};
 use crate::runtime::scheduler::Tasks;
 
 const VOTES: &str = "forest_votes";
 
-/// One block's vote sums, as bytes (their own exact encoding of 128-bit sums).
+/// One block's vote sums, as bytes (their own exact encoding of 128-bit sums), and its trees when
+/// the model is saved.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BlockVotes {
     pub first_tree: usize,
     pub n_trees: usize,
     pub votes: Vec<u8>,
+    pub trees: Vec<(usize, TreeArrays)>,
+}
+
+/// Rank 0's running reduction: the vote sums and the model file being written.
+pub struct ForestRun {
+    votes: ForestVotes,
+    model: Option<ForestModelWriter>,
 }
 
 impl ForestJob {
@@ -41,14 +55,19 @@ impl Tasks for ForestJob {
         let trainer = self.trainer()?;
         let trees = self.block_trees(task);
         let mut votes = self.empty_votes();
+        let mut saved = Vec::new();
         for index in trees.clone() {
             let tree = trainer.grow_tree(index, self.seed)?;
             votes.add_tree(&tree, self.train.x.view(), self.test.x.view())?;
+            if self.save_model.is_some() {
+                saved.push((index, tree.tree.to_arrays()));
+            }
         }
         Ok(BlockVotes {
             first_tree: trees.start,
             n_trees: trees.len(),
             votes: votes.to_bytes(),
+            trees: saved,
         })
     }
 }
@@ -56,7 +75,7 @@ impl Tasks for ForestJob {
 impl JobKind for ForestJob {
     const KIND: &'static str = "forest";
     const JOURNAL_TABLE: &'static str = "blocks";
-    type Running = ForestVotes;
+    type Running = ForestRun;
 
     fn seed(&self) -> u64 {
         self.seed
@@ -70,6 +89,17 @@ impl JobKind for ForestJob {
         self.n_blocks()
     }
 
+    fn check_output(&self, out: &std::path::Path) -> anyhow::Result<()> {
+        let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or(p.to_path_buf());
+        match &self.save_model {
+            Some(model) if absolute(model) == absolute(out) => anyhow::bail!(
+                "--save-model `{}` is the result file too; give the model its own file",
+                model.display()
+            ),
+            _ => Ok(()),
+        }
+    }
+
     fn output_schema(&self) -> Schema {
         Schema::new().i64("first_tree").i64("n_trees")
     }
@@ -81,43 +111,53 @@ impl JobKind for ForestJob {
         ]]
     }
 
-    /// The journal's running sums decide which blocks are done: a crash between writing a block's
-    /// row and its sums must not count the block twice.
-    fn load_running(&self, file: &ResultFile) -> anyhow::Result<(ForestVotes, Option<Vec<usize>>)> {
-        let Ok(bytes) = file.read_bytes(VOTES) else {
-            return Ok((self.empty_votes(), Some(vec![])));
+    /// The journal's running sums (and the model file's trees, when saving) decide which blocks
+    /// are done: a crash between writing a block's row and its sums must not count it twice.
+    fn load_running(&self, file: &ResultFile) -> anyhow::Result<(ForestRun, Option<Vec<usize>>)> {
+        let votes = self.journal_votes(file);
+        let model = match &self.save_model {
+            Some(path) => Some(ForestModelWriter::open_or_create(
+                path,
+                &self.model_shape(),
+            )?),
+            None => None,
         };
-        // A crash in the middle of rewriting the sums leaves them unreadable: grow every block
-        // again rather than trust them.
-        let Ok(votes) = ForestVotes::from_bytes(&bytes) else {
-            eprintln!("triton-batch: warning: the journal's vote sums are damaged; growing every block again");
-            return Ok((self.empty_votes(), Some(vec![])));
-        };
-        let covered = |block: usize| {
-            let trees = self.block_trees(block);
-            votes
-                .tree_ranges()
-                .iter()
-                .any(|&(a, b)| a <= trees.start as u64 && trees.end as u64 <= b)
-        };
-        let done = (0..self.n_blocks()).filter(|&b| covered(b)).collect();
-        Ok((votes, Some(done)))
+        let done = (0..self.n_blocks())
+            .filter(|&b| {
+                let trees = self.block_trees(b);
+                votes.covers(trees.clone())
+                    && model
+                        .as_ref()
+                        .is_none_or(|m| trees.clone().all(|t| m.has_tree(t)))
+            })
+            .collect();
+        Ok((ForestRun { votes, model }, Some(done)))
     }
 
     fn absorb(
         &self,
-        running: &mut ForestVotes,
+        running: &mut ForestRun,
         output: &BlockVotes,
         file: &ResultFile,
     ) -> anyhow::Result<()> {
-        running.merge(&ForestVotes::from_bytes(&output.votes)?)?;
-        file.write_bytes(VOTES, &running.to_bytes())
+        if let Some(model) = &mut running.model {
+            model.add_trees(&output.trees)?;
+        }
+        // A block grown again only for its trees is already in the sums.
+        let trees = output.first_tree..output.first_tree + output.n_trees;
+        if running.votes.covers(trees) {
+            return Ok(());
+        }
+        running
+            .votes
+            .merge(&ForestVotes::from_bytes(&output.votes)?)?;
+        file.write_bytes(VOTES, &running.votes.to_bytes())
     }
 
     fn finish(
         &self,
         _journal: &Table,
-        votes: ForestVotes,
+        ForestRun { votes, model }: ForestRun,
         file: &ResultFile,
         wall_seconds: f64,
     ) -> anyhow::Result<()> {
@@ -165,6 +205,10 @@ impl JobKind for ForestJob {
         if self.predictions && self.test.x.nrows() > 0 {
             file.write_table("predictions", &self.predictions_table(&votes))?;
         }
+        if let Some(model) = model {
+            let path = model.finish(self.params.n_estimators)?;
+            file.set_attr("model_file", &Value::Str(path.display().to_string()))?;
+        }
         file.set_attr("data", &Value::Str(self.data_origin.clone()))
     }
 }
@@ -187,6 +231,33 @@ fn importance_table(importances: &[f64]) -> Table {
 }
 
 impl ForestJob {
+    /// The running sums a journal holds; empty sums when it has none or they are damaged.
+    fn journal_votes(&self, file: &ResultFile) -> ForestVotes {
+        let Ok(bytes) = file.read_bytes(VOTES) else {
+            return self.empty_votes();
+        };
+        // A crash in the middle of rewriting the sums leaves them unreadable: grow every block
+        // again rather than trust them.
+        ForestVotes::from_bytes(&bytes).unwrap_or_else(|_| {
+            eprintln!("triton-batch: warning: the journal's vote sums are damaged; growing every block again");
+            self.empty_votes()
+        })
+    }
+
+    fn model_shape(&self) -> ForestShape {
+        ForestShape {
+            classes: self.train.classes.clone(),
+            n_features: self.train.x.ncols(),
+            n_estimators: self.params.n_estimators,
+            job: format!(
+                "{} seed {} data {}",
+                serde_json::to_string(&self.params).unwrap_or_default(),
+                self.seed,
+                self.data_origin
+            ),
+        }
+    }
+
     fn predictions_table(&self, votes: &ForestVotes) -> Table {
         let classes = &self.train.classes;
         let schema = classes.iter().fold(

@@ -19,6 +19,7 @@ use crate::ml::metrics;
 use crate::ml::search::{mean_std, params_json, rank_min, ParamValue};
 use crate::ml::svm::{Kernel, SvcWorkspace};
 use crate::ml::Dataset;
+use crate::model::{SavedModel, BEST_MODEL};
 use crate::results::{ResultFile, Row, Schema, Table, Value};
 use crate::runtime::failure;
 use crate::runtime::scheduler::Tasks;
@@ -278,8 +279,12 @@ impl JobKind for GridSearchJob {
         }
         file.write_table("best", &best_table)?;
         if let Some(refit) = refit {
-            let bytes = serde_json::to_vec(&refit.model)?;
-            file.write_bytes("best_model", &bytes)?;
+            let saved = SavedModel::new(
+                self.train.classes.clone(),
+                self.train.x.ncols(),
+                refit.model,
+            );
+            file.write_bytes(BEST_MODEL, &saved.to_json()?)?;
         }
         file.set_attr("data", &Value::Str(self.data_origin.clone()))
     }

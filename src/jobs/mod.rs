@@ -38,6 +38,10 @@ pub trait JobKind: Tasks + Serialize + DeserializeOwned + Clone {
         String::new()
     }
     fn n_tasks(&self) -> usize;
+    /// Refuses a result path that clashes with another file the job writes.
+    fn check_output(&self, _out: &Path) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// Columns after the common `task, rank, host, seconds`.
     fn output_schema(&self) -> Schema;
     /// A task's journal rows (one or more), written together when the task completes.
@@ -97,9 +101,10 @@ pub fn execute<J: JobKind>(
             job,
             prepared.and_then(Result::ok).map(|(_, journal)| journal),
         ),
-        // Bad input: rank 0 reports it once; nothing was computed, so every rank ends normally.
+        // Bad input: rank 0 reports it once and its exit code becomes mpirun's. The other ranks
+        // end with success: a non-zero exit there could make mpirun kill rank 0 before it prints.
         (Err(_), Some(Err(err))) => return Err(err),
-        (Err(_), _) => return Ok(ExitCode::from(2)),
+        (Err(_), _) => return Ok(ExitCode::SUCCESS),
     };
     if let Err(err) = run_and_finish(&cluster, &job, journal, args, started) {
         cluster.abort(&format!("{err:#}"), 1);
@@ -123,6 +128,7 @@ fn prepare<J: JobKind>(
     let text = JobText::read(&args.job)?;
     let job = validate(&text)?;
     let out = output_path(args.out.as_deref(), &text)?;
+    job.check_output(&out)?;
     let journal = open_journal(&job, &text, &out, args.resume, cluster)?;
     Ok((job, journal))
 }
@@ -134,21 +140,27 @@ fn output_path(out: Option<&Path>, job: &JobText) -> anyhow::Result<PathBuf> {
         std::fs::create_dir_all(dir).context("creating the default output folder `results`")?;
         return Ok(dir.join(format!("{}.h5", job.name())));
     };
-    let parent = match out.parent() {
+    check_output_folder("--out", out)?;
+    Ok(out.to_path_buf())
+}
+
+/// Refuses an output path (given with `flag`) whose folder does not exist.
+pub(crate) fn check_output_folder(flag: &str, path: &Path) -> anyhow::Result<()> {
+    let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     if !parent.is_dir() {
         anyhow::bail!(
-            "--out `{}`: folder `{}` does not exist (create it first or choose another --out)",
-            out.display(),
+            "{flag} `{}`: folder `{}` does not exist (create it first or choose another {flag})",
+            path.display(),
             parent.display()
         );
     }
-    Ok(out.to_path_buf())
+    Ok(())
 }
 
-fn journal_path(out: &Path) -> PathBuf {
+pub(crate) fn partial_path(out: &Path) -> PathBuf {
     let mut name = out.as_os_str().to_owned();
     name.push(".partial");
     PathBuf::from(name)
@@ -161,7 +173,7 @@ fn open_journal<J: JobKind>(
     resume: bool,
     cluster: &Cluster,
 ) -> anyhow::Result<Journal> {
-    let path = journal_path(out);
+    let path = partial_path(out);
     let previous = [&path, &out.to_path_buf()]
         .into_iter()
         .find(|p| resume && p.exists())

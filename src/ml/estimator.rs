@@ -102,6 +102,24 @@ pub enum Fitted {
 }
 
 impl Fitted {
+    pub fn kind(&self) -> EstimatorKind {
+        match self {
+            Fitted::Svc(_) => EstimatorKind::Svc,
+            Fitted::LogisticRegression(_) => EstimatorKind::LogisticRegression,
+            Fitted::RandomForest(_) => EstimatorKind::RandomForest,
+        }
+    }
+
+    /// The classes (indices into the training data's classes) that `predict_proba`'s columns
+    /// stand for, in column order: those seen in training.
+    pub fn proba_classes(&self) -> Vec<usize> {
+        match self {
+            Fitted::Svc(m) => m.fitted_classes().to_vec(),
+            Fitted::LogisticRegression(m) => m.classes().to_vec(),
+            Fitted::RandomForest(m) => (0..m.classes().len()).collect(),
+        }
+    }
+
     /// Predicted class indices (into the training data's classes).
     pub fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>, String> {
         match self {

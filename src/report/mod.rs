@@ -1,9 +1,12 @@
 //! `triton-batch show`: a result file as text. First the file's root attributes, one
 //! `name: value` per line (multi-line values such as `job_toml` in full, indented below the
 //! name), then each table (or the one asked for) under `== <table> (<n> rows) ==` as an aligned
-//! grid like pandas' `print(df.head())`, optionally sorted by a column.
+//! grid like pandas' `print(df.head())`, optionally sorted by a column. `scaling` reports the
+//! scaling runs (`triton-batch report`), `plot` draws result files as charts.
 
 mod grid;
+pub mod plot;
+pub mod scaling;
 
 use std::cmp::Ordering;
 use std::fmt::Write as _;

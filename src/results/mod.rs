@@ -24,6 +24,9 @@ pub use table::{Column, ColumnType, Row, Schema, Table, Value};
 /// The root attribute that marks a triton-batch result file (its value: the crate version).
 pub const VERSION_ATTR: &str = "triton_batch_version";
 
+/// Numbers per chunk of a numeric array (see `append_array`).
+const ARRAY_CHUNK_ROWS: usize = 1 << 14;
+
 /// Rows per chunk of a table dataset.
 const CHUNK_ROWS: usize = 64;
 
@@ -142,6 +145,92 @@ impl ResultFile {
             .dataset(name)
             .and_then(|d| d.read_raw::<u8>())
             .with_context(|| format!("reading `{name}` of {}", self.path.display()))
+    }
+
+    /// Appends rows of `width` numbers (row-major `values`) to the numeric array `name` at the
+    /// root, created on first use: 1-D when `width` is 1, else `n x width`; chunked and resizable
+    /// so that a model's node arrays grow as its trees arrive. Returns the index of the first row
+    /// written. Arrays are not tables: `table_names` and `show` pass them over.
+    pub fn append_array<T: hdf5::H5Type>(
+        &self,
+        name: &str,
+        values: &[T],
+        width: usize,
+    ) -> anyhow::Result<usize> {
+        check_table_name(name)?;
+        anyhow::ensure!(
+            width > 0 && values.len() % width == 0,
+            "`{name}`: {} values do not form rows of {width}",
+            values.len()
+        );
+        let context = || format!("appending to `{name}` of {}", self.path.display());
+        let rows = values.len() / width;
+        let dataset = match self.file.dataset(name) {
+            Ok(dataset) => dataset,
+            Err(_) if width == 1 => self
+                .file
+                .new_dataset::<T>()
+                .chunk(ARRAY_CHUNK_ROWS)
+                .shape(0..)
+                .create(name)
+                .with_context(context)?,
+            Err(_) => self
+                .file
+                .new_dataset::<T>()
+                .chunk(((ARRAY_CHUNK_ROWS / width).max(1), width))
+                .shape((0.., width))
+                .create(name)
+                .with_context(context)?,
+        };
+        let first = dataset.shape().first().copied().unwrap_or(0);
+        if width == 1 {
+            dataset.resize(first + rows).with_context(context)?;
+            dataset
+                .write_slice(values, ndarray::s![first..first + rows])
+                .with_context(context)?;
+        } else {
+            let view = ndarray::ArrayView2::from_shape((rows, width), values)?;
+            dataset
+                .resize((first + rows, width))
+                .with_context(context)?;
+            dataset
+                .write_slice(view, ndarray::s![first..first + rows, ..])
+                .with_context(context)?;
+        }
+        Ok(first)
+    }
+
+    /// Rows `rows` of a numeric array written by [`append_array`](Self::append_array), row-major.
+    pub fn read_array_rows<T: hdf5::H5Type + Clone>(
+        &self,
+        name: &str,
+        rows: std::ops::Range<usize>,
+    ) -> anyhow::Result<Vec<T>> {
+        let context = || {
+            format!(
+                "reading rows {}..{} of `{name}` of {}",
+                rows.start,
+                rows.end,
+                self.path.display()
+            )
+        };
+        let dataset = self.file.dataset(name).with_context(context)?;
+        let read = match dataset.ndim() {
+            1 => dataset
+                .read_slice_1d::<T, _>(ndarray::s![rows.clone()])
+                .map(|a| a.into_raw_vec_and_offset().0),
+            _ => dataset
+                .read_slice_2d::<T, _>(ndarray::s![rows.clone(), ..])
+                .map(|a| a.as_standard_layout().iter().cloned().collect()),
+        };
+        read.with_context(context)
+    }
+
+    /// The number of rows of a numeric array (0 if it does not exist).
+    pub fn array_rows(&self, name: &str) -> usize {
+        self.file
+            .dataset(name)
+            .map_or(0, |d| d.shape().first().copied().unwrap_or(0))
     }
 
     /// The path the file was opened with.

@@ -403,3 +403,32 @@ fn results_layout_is_padded() {
     assert_eq!(layout.offsets, vec![0, 8, 16]);
     assert_eq!(layout.size, 24);
 }
+
+#[test]
+fn arrays_grow_by_appends_and_read_back_by_row_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("arrays.h5");
+    let file = ResultFile::create(&path).unwrap();
+    assert_eq!(file.append_array("ids", &[1i64, 2, 3], 1).unwrap(), 0);
+    assert_eq!(file.append_array("ids", &[4i64, 5], 1).unwrap(), 3);
+    let grid: Vec<f64> = (0..6).map(|v| v as f64 / 4.0).collect();
+    assert_eq!(file.append_array("grid", &grid[..4], 2).unwrap(), 0);
+    assert_eq!(file.append_array("grid", &grid[4..], 2).unwrap(), 2);
+    assert!(file.append_array("grid", &grid[..3], 2).is_err());
+    drop(file);
+
+    let file = ResultFile::open_read(&path).unwrap();
+    assert_eq!(file.array_rows("ids"), 5);
+    assert_eq!(file.array_rows("grid"), 3);
+    assert_eq!(file.array_rows("absent"), 0);
+    assert_eq!(
+        file.read_array_rows::<i64>("ids", 2..5).unwrap(),
+        vec![3, 4, 5]
+    );
+    assert_eq!(
+        file.read_array_rows::<f64>("grid", 1..3).unwrap(),
+        grid[2..].to_vec()
+    );
+    assert!(file.table_names().unwrap().is_empty());
+    assert!(file.read_array_rows::<f64>("grid", 2..9).is_err());
+}

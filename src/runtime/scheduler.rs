@@ -75,12 +75,13 @@ trait Link<O> {
     fn deliver(&mut self, completed: Completed<O>);
 }
 
-/// The worker loop. A request for the next chunk goes out when the last task of the current one
-/// starts, so the answer is usually waiting when the task ends.
+/// The worker loop. Whether a request for the next chunk goes out early, when the chunk's last
+/// task starts, or when it ends, is `asks_ahead`'s rule.
 fn work<T: Tasks>(tasks: &T, rank: usize, link: &mut impl Link<T::Output>) {
     let mut queue = VecDeque::new();
     link.request();
     let mut outstanding = true;
+    let mut chunk_len = 0;
     let mut started_tasks = 0;
     loop {
         if queue.is_empty() {
@@ -92,10 +93,11 @@ fn work<T: Tasks>(tasks: &T, rank: usize, link: &mut impl Link<T::Output>) {
             if assignment.is_empty() {
                 return;
             }
+            chunk_len = assignment.len();
             queue.extend(assignment);
         }
         let task = queue.pop_front().expect("queue refilled above");
-        if queue.is_empty() {
+        if queue.is_empty() && asks_ahead(chunk_len) {
             link.request();
             outstanding = true;
         }
@@ -173,13 +175,7 @@ impl<'a> Coordinator<'a> {
     fn new(cluster: &'a Cluster, pending: &[usize], schedule: Schedule) -> Self {
         let size = cluster.size();
         let shares = (0..size)
-            .map(|rank| {
-                let (start, end) = (
-                    rank * pending.len() / size,
-                    (rank + 1) * pending.len() / size,
-                );
-                Some(pending[start..end].to_vec())
-            })
+            .map(|rank| Some(pending[static_share(rank, size, pending.len())].to_vec()))
             .collect();
         Coordinator {
             cluster,
@@ -256,10 +252,36 @@ impl<'a> Coordinator<'a> {
     }
 }
 
+/// The static schedule's share of `rank` among `size` ranks: positions in the pending list, even
+/// and contiguous, handed out whole at the rank's first request. This and `guided_chunk` are the
+/// rules `simulate` replays on recorded task times, so the model cannot drift from the scheduler.
+pub(crate) fn static_share(rank: usize, size: usize, pending: usize) -> std::ops::Range<usize> {
+    rank * pending / size..(rank + 1) * pending / size
+}
+
+/// Whether a worker asks for its next chunk when the last task of a chunk of `chunk_len` tasks
+/// starts, so the answer is waiting when it ends. Only for chunks of several tasks: single-task
+/// chunks are the tail of the queue, and a rank that asked ahead there would hold a task that a
+/// faster rank, finishing sooner, could have started first (a Pi beside a desktop).
+pub(crate) fn asks_ahead(chunk_len: usize) -> bool {
+    chunk_len > 1
+}
+
 /// Guided self-scheduling: a chunk is a share of what remains, so early chunks amortise the round
 /// trip and late ones are single tasks that even out the finish across ranks of unequal speed.
-fn guided_chunk(remaining: usize, ranks: usize) -> usize {
+pub(crate) fn guided_chunk(remaining: usize, ranks: usize) -> usize {
     remaining.div_ceil(2 * ranks).min(remaining)
+}
+
+/// This process's peak resident set size in MB (VmHWM), 0 where /proc is unavailable.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 #[cfg(test)]
@@ -279,15 +301,4 @@ mod tests {
         assert_eq!(*chunks.last().unwrap(), 1);
         assert!(chunks.windows(2).all(|w| w[0] >= w[1]));
     }
-}
-
-/// This process's peak resident set size in MB (VmHWM), 0 where /proc is unavailable.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }

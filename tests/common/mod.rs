@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_triton-batch");
@@ -42,12 +43,23 @@ impl Run {
 }
 
 fn run(mut command: Command) -> Run {
+    // Open MPI 4.1 can fail "mkdir /tmp/ompi.<host>.0: File exists" when two mpiruns start at the
+    // same moment (open-mpi/ompi#8510), as parallel tests do: each run gets its own session folder.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let session = std::env::temp_dir().join(format!(
+        "triton-batch-test-ompi-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&session).expect("creating an Open MPI session folder");
     command
         .current_dir(repo())
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_orte_tmpdir_base", &session);
     let started = Instant::now();
     let output = command.output().expect("starting the command");
+    let _ = std::fs::remove_dir_all(&session);
     Run {
         output,
         elapsed: started.elapsed(),
@@ -63,6 +75,19 @@ pub fn triton_env(args: &[&str], limit_seconds: u64, env: &[(&str, &str)]) -> Ru
     let mut command = Command::new("timeout");
     command
         .args(["-k", "10", &limit_seconds.to_string(), BIN])
+        .args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    run(command)
+}
+
+/// `scripts/NAME ARGS` with extra environment, under a timeout.
+pub fn script_env(name: &str, args: &[&str], limit_seconds: u64, env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new("timeout");
+    command
+        .args(["-k", "10", &limit_seconds.to_string()])
+        .arg(repo().join("scripts").join(name))
         .args(args);
     for (k, v) in env {
         command.env(k, v);

@@ -21,6 +21,67 @@ use super::{Dataset, DatasetError};
 /// and a file without data rows or with fewer than two classes.
 pub fn load_csv(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
     let path = path.as_ref();
+    let (x, labels) = read_csv(path, |header| {
+        Some(
+            header
+                .iter()
+                .position(|h| h == "y")
+                .unwrap_or(header.len() - 1),
+        )
+    })?;
+    let (labels, column) = labels.expect("the label column rule always picks a column");
+    Dataset::from_labels(
+        x,
+        &labels,
+        &format!("{}, column `{column}`", path.display()),
+    )
+}
+
+/// Rows to predict: their features and, when the file has them, their labels.
+#[derive(Debug, Clone)]
+pub struct Samples {
+    pub x: Array2<f64>,
+    pub labels: Option<Vec<String>>,
+}
+
+/// Loads rows to predict from a `.csv` or HDF5 file for a model of `n_features` features. Labels
+/// are optional: HDF5 `y` if present; in CSV the column named `y`, else the last column when there
+/// is one more column than the model has features. The number of features is left for the caller
+/// to check against the model.
+pub fn load_samples(path: impl AsRef<Path>, n_features: usize) -> Result<Samples, DatasetError> {
+    let path = path.as_ref();
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if is_csv {
+        let (x, labels) = read_csv(path, |header| {
+            header
+                .iter()
+                .position(|h| h == "y")
+                .or((header.len() == n_features + 1).then(|| header.len() - 1))
+        })?;
+        return Ok(Samples {
+            x,
+            labels: labels.map(|(labels, _)| labels),
+        });
+    }
+    let h5 = open_hdf5(path)?;
+    let file = path.display().to_string();
+    let x = read_features(&h5, &file)?;
+    let labels = match h5.link_exists("y") {
+        true => Some(read_labels(&h5, &file, x.nrows())?),
+        false => None,
+    };
+    Ok(Samples { x, labels })
+}
+
+/// Features and, if `label_column` picks one from the header, labels with that column's name.
+type CsvRows = (Array2<f64>, Option<(Vec<String>, String)>);
+
+fn read_csv(
+    path: &Path,
+    label_column: impl FnOnce(&[String]) -> Option<usize>,
+) -> Result<CsvRows, DatasetError> {
     let file = path.display().to_string();
     let read_error = |e: csv::Error| {
         let at = e
@@ -44,20 +105,25 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
         .iter()
         .map(str::to_string)
         .collect();
-    if header.len() < 2 || header.iter().all(String::is_empty) {
+    let label_col = match header.iter().all(String::is_empty) {
+        true => None,
+        false => label_column(&header),
+    };
+    let min_columns = 1 + usize::from(label_col.is_some());
+    if header.len() < min_columns || header.iter().all(String::is_empty) {
         return Err(DatasetError::Format {
             file,
             message: format!(
-                "the header row must name at least one feature column and a label column \
-                 (found {} column(s))",
+                "the header row must name at least one feature column{} (found {} column(s))",
+                if label_col.is_some() {
+                    " and a label column"
+                } else {
+                    ""
+                },
                 header.len()
             ),
         });
     }
-    let label_col = header
-        .iter()
-        .position(|h| h == "y")
-        .unwrap_or(header.len() - 1);
     let n_cols = header.len();
 
     let mut values: Vec<f64> = Vec::new();
@@ -77,7 +143,7 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
             });
         }
         for (j, cell) in record.iter().enumerate() {
-            if j == label_col {
+            if Some(j) == label_col {
                 if cell.is_empty() {
                     return Err(DatasetError::EmptyLabel {
                         file,
@@ -114,12 +180,9 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
             message: "no data rows after the header".to_string(),
         });
     }
-    let x = Array2::from_shape_vec((row, n_cols - 1), values).expect("rows have equal length");
-    Dataset::from_labels(
-        x,
-        &labels,
-        &format!("{file}, column `{}`", header[label_col]),
-    )
+    let n_features = n_cols - usize::from(label_col.is_some());
+    let x = Array2::from_shape_vec((row, n_features), values).expect("rows have equal length");
+    Ok((x, label_col.map(|j| (labels, header[j].clone()))))
 }
 
 /// Loads an HDF5 file with datasets `X` (n×d, any integer or float type) and `y` (n labels:
@@ -130,17 +193,30 @@ pub fn load_csv(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
 pub fn load_hdf5(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
     let path = path.as_ref();
     let file = path.display().to_string();
-    let h5 = hdf5::File::open(path).map_err(|e| DatasetError::Read {
-        file: file.clone(),
+    let h5 = open_hdf5(path)?;
+    let x = read_features(&h5, &file)?;
+    let labels = read_labels(&h5, &file, x.nrows())?;
+    Dataset::from_labels(x, &labels, &format!("{file}, dataset `y`"))
+}
+
+fn open_hdf5(path: &Path) -> Result<hdf5::File, DatasetError> {
+    hdf5::File::open(path).map_err(|e| DatasetError::Read {
+        file: path.display().to_string(),
         message: e.to_string(),
-    })?;
-    let fail = |dataset: &str, message: String| DatasetError::Hdf5 {
-        file: file.clone(),
+    })
+}
+
+fn dataset_error(file: &str, dataset: &str, message: String) -> DatasetError {
+    DatasetError::Hdf5 {
+        file: file.to_string(),
         dataset: dataset.to_string(),
         message,
-    };
+    }
+}
 
-    // X
+/// Dataset `X`: n×d finite numbers.
+fn read_features(h5: &hdf5::File, file: &str) -> Result<Array2<f64>, DatasetError> {
+    let fail = |dataset: &str, message: String| dataset_error(file, dataset, message);
     let xds = h5
         .dataset("X")
         .map_err(|e| fail("X", format!("cannot open it ({e})")))?;
@@ -173,15 +249,18 @@ pub fn load_hdf5(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
     let (n, d) = (shape[0], shape[1]);
     if let Some(k) = raw.iter().position(|v| !v.is_finite()) {
         return Err(DatasetError::NotFiniteHdf5 {
-            file,
+            file: file.to_string(),
             row: k / d,
             column: k % d,
             value: raw[k],
         });
     }
-    let x = Array2::from_shape_vec((n, d), raw).expect("shape matches the dataset");
+    Ok(Array2::from_shape_vec((n, d), raw).expect("shape matches the dataset"))
+}
 
-    // y
+/// Dataset `y`: `n` labels as strings.
+fn read_labels(h5: &hdf5::File, file: &str, n: usize) -> Result<Vec<String>, DatasetError> {
+    let fail = |dataset: &str, message: String| dataset_error(file, dataset, message);
     let yds = h5
         .dataset("y")
         .map_err(|e| fail("y", format!("cannot open it ({e})")))?;
@@ -198,7 +277,7 @@ pub fn load_hdf5(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
     };
     if y_len != n {
         return Err(DatasetError::LengthMismatch {
-            file,
+            file: file.to_string(),
             x_rows: n,
             y_len,
         });
@@ -259,7 +338,7 @@ pub fn load_hdf5(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
     if let Some(i) = labels.iter().position(String::is_empty) {
         return Err(fail("y", format!("row {i}: the label is an empty string")));
     }
-    Dataset::from_labels(x, &labels, &format!("{file}, dataset `y`"))
+    Ok(labels)
 }
 
 /// Reads `count` fixed-length strings of `len` bytes (as stored) and strips their padding.

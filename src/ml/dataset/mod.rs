@@ -16,7 +16,7 @@ use ndarray::{Array2, Axis};
 pub use crate::ml::Dataset;
 pub use digits::digits;
 pub use generate::{make_classification, MakeClassification, MakeClassificationError};
-pub use load::{load_csv, load_hdf5};
+pub use load::{load_csv, load_hdf5, load_samples, Samples};
 
 /// Why data could not be loaded or used. Every message names where the problem is: the file and
 /// its row (CSV: the 1-based data row and the file line) or dataset (HDF5).

@@ -249,6 +249,13 @@ impl ForestVotes {
         &self.trees
     }
 
+    /// True when every tree of `trees` is summed.
+    pub fn covers(&self, trees: std::ops::Range<usize>) -> bool {
+        self.trees
+            .iter()
+            .any(|&(a, b)| a <= trees.start as u64 && trees.end as u64 <= b)
+    }
+
     /// True when exactly the trees `0..n` are summed.
     pub fn is_complete(&self, n: u64) -> bool {
         if n == 0 {

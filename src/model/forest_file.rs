@@ -1,0 +1,309 @@
+//! A forest saved as HDF5, written tree by tree as blocks reach rank 0 and read back one tree at a
+//! time, so neither side holds the whole forest. Layout (h5py/pandas-friendly):
+//! root attributes `model_kind = "random_forest"`, `model_format`, `n_features`, `classes` (JSON
+//! list), `n_estimators`; node arrays in scikit-learn's `tree_` layout, the trees' nodes one after
+//! the other: `children_left`, `children_right`, `feature`, `threshold`, `impurity`,
+//! `n_node_samples`, `weighted_n_node_samples` (1-D) and `value` (nodes x classes); and the table
+//! `trees` (`tree`, `node_offset`, `n_nodes`) saying where each tree's nodes are. Trees arrive in
+//! any order; prediction sums them in tree order (exactly, see `ForestVotes`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use ndarray::{Array2, ArrayView2};
+
+use crate::ml::forest::{FittedTree, ForestVotes};
+use crate::ml::tree::{DecisionTree, TreeArrays};
+use crate::results::{ResultFile, Schema, Table, TableWriter, Value};
+
+/// The root attribute that marks a saved forest.
+pub const MODEL_KIND_ATTR: &str = "model_kind";
+const RANDOM_FOREST: &str = "random_forest";
+const FORMAT: i64 = 1;
+const TREES: &str = "trees";
+const VALUE: &str = "value";
+const I64_ARRAYS: [&str; 4] = [
+    "children_left",
+    "children_right",
+    "feature",
+    "n_node_samples",
+];
+const F64_ARRAYS: [&str; 3] = ["threshold", "impurity", "weighted_n_node_samples"];
+
+fn trees_schema() -> Schema {
+    Schema::new().i64("tree").i64("node_offset").i64("n_nodes")
+}
+
+/// What a saved forest is a model of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForestShape {
+    pub classes: Vec<String>,
+    pub n_features: usize,
+    pub n_estimators: usize,
+    /// Identifies the job that grows the trees, so a resumed run only adds to its own file.
+    pub job: String,
+}
+
+/// Rank 0's writer of a forest being grown: `<path>.partial` until every tree is in, then renamed
+/// to `path`.
+pub struct ForestModelWriter {
+    file: ResultFile,
+    trees: TableWriter,
+    partial: PathBuf,
+    path: PathBuf,
+    present: BTreeSet<usize>,
+}
+
+impl ForestModelWriter {
+    /// Continues `<path>.partial` if a run of the same job left it, else starts it afresh.
+    pub fn open_or_create(path: &Path, shape: &ForestShape) -> anyhow::Result<Self> {
+        let partial = crate::jobs::partial_path(path);
+        let resumable = partial.exists()
+            && ResultFile::open_read(&partial)
+                .and_then(|f| f.attr("job"))
+                .is_ok_and(|job| job == Value::Str(shape.job.clone()));
+        let (file, present) = match resumable {
+            true => {
+                let file = ResultFile::open_rw(&partial)?;
+                let present = file
+                    .read_table(TREES)?
+                    .i64_column("tree")?
+                    .into_iter()
+                    .map(|t| t as usize)
+                    .collect();
+                (file, present)
+            }
+            false => (Self::create(&partial, shape)?, BTreeSet::new()),
+        };
+        let trees = file.append_table(TREES)?;
+        Ok(ForestModelWriter {
+            file,
+            trees,
+            partial,
+            path: path.to_path_buf(),
+            present,
+        })
+    }
+
+    fn create(partial: &Path, shape: &ForestShape) -> anyhow::Result<ResultFile> {
+        let file = ResultFile::create(partial)
+            .with_context(|| format!("cannot write the model `{}`", partial.display()))?;
+        let attrs = [
+            (MODEL_KIND_ATTR, Value::Str(RANDOM_FOREST.into())),
+            ("model_format", Value::I64(FORMAT)),
+            ("n_features", Value::I64(shape.n_features as i64)),
+            (
+                "classes",
+                Value::Str(serde_json::to_string(&shape.classes)?),
+            ),
+            ("n_estimators", Value::I64(shape.n_estimators as i64)),
+            ("job", Value::Str(shape.job.clone())),
+        ];
+        for (name, value) in &attrs {
+            file.set_attr(name, value)?;
+        }
+        file.create_table(TREES, &trees_schema())?;
+        Ok(file)
+    }
+
+    /// Whether tree `index` is already saved.
+    pub fn has_tree(&self, index: usize) -> bool {
+        self.present.contains(&index)
+    }
+
+    /// Appends trees (skipping any already saved) and flushes, so a crash keeps them.
+    pub fn add_trees(&mut self, trees: &[(usize, TreeArrays)]) -> anyhow::Result<()> {
+        for (index, tree) in trees {
+            if self.has_tree(*index) {
+                continue;
+            }
+            let offset = self.append_nodes(tree)?;
+            self.trees.append(&[vec![
+                Value::I64(*index as i64),
+                Value::I64(offset as i64),
+                Value::I64(tree.feature.len() as i64),
+            ]])?;
+            self.present.insert(*index);
+        }
+        self.file.flush()
+    }
+
+    /// Writes a tree's node arrays and returns the offset of its first node.
+    fn append_nodes(&self, tree: &TreeArrays) -> anyhow::Result<usize> {
+        let i64_arrays = [
+            &tree.children_left,
+            &tree.children_right,
+            &tree.feature,
+            &tree.n_node_samples,
+        ];
+        let f64_arrays = [
+            &tree.threshold,
+            &tree.impurity,
+            &tree.weighted_n_node_samples,
+        ];
+        let offset = self.file.append_array(
+            VALUE,
+            &tree.value.iter().copied().collect::<Vec<_>>(),
+            tree.n_classes,
+        )?;
+        for (name, values) in I64_ARRAYS.iter().zip(i64_arrays) {
+            self.file.append_array(name, values, 1)?;
+        }
+        for (name, values) in F64_ARRAYS.iter().zip(f64_arrays) {
+            self.file.append_array(name, values, 1)?;
+        }
+        Ok(offset)
+    }
+
+    /// Checks that trees `0..n_estimators` are all saved and renames the file into place.
+    pub fn finish(self, n_estimators: usize) -> anyhow::Result<PathBuf> {
+        let missing = (0..n_estimators).find(|i| !self.present.contains(i));
+        anyhow::ensure!(
+            missing.is_none() && self.present.len() == n_estimators,
+            "the saved model lacks tree {} of {n_estimators}",
+            missing.unwrap_or(n_estimators)
+        );
+        self.file.flush()?;
+        let ForestModelWriter {
+            file,
+            trees,
+            partial,
+            path,
+            ..
+        } = self;
+        drop(trees);
+        drop(file);
+        std::fs::rename(&partial, &path)
+            .with_context(|| format!("renaming `{}` to `{}`", partial.display(), path.display()))?;
+        Ok(path)
+    }
+}
+
+/// A saved forest opened for prediction; trees are read one at a time.
+pub struct ForestModelReader {
+    file: ResultFile,
+    classes: Vec<String>,
+    n_features: usize,
+    /// `(tree, node_offset, n_nodes)` in tree order.
+    trees: Vec<(usize, usize, usize)>,
+}
+
+impl ForestModelReader {
+    /// Checks the attributes and the tree index against the node arrays: a file cut short or
+    /// missing trees is refused here, a damaged tree when it is read.
+    pub fn open(file: ResultFile) -> anyhow::Result<Self> {
+        let path = file.path().display().to_string();
+        let bad = |what: String| anyhow::anyhow!("model `{path}`: {what}");
+        let int_attr = |name: &str| {
+            file.attr(name)
+                .ok()
+                .and_then(|v| v.as_i64())
+                .ok_or_else(|| bad(format!("attribute `{name}` is missing or not an integer")))
+        };
+        match file.attr(MODEL_KIND_ATTR)? {
+            Value::Str(kind) if kind == RANDOM_FOREST => {}
+            other => return Err(bad(format!("unknown model kind {other}"))),
+        }
+        let format = int_attr("model_format")?;
+        if format != FORMAT {
+            return Err(bad(format!(
+                "model format {format}; this triton-batch reads format {FORMAT}"
+            )));
+        }
+        let n_features = usize::try_from(int_attr("n_features")?).unwrap_or(0);
+        let n_estimators = usize::try_from(int_attr("n_estimators")?).unwrap_or(0);
+        let classes: Vec<String> = match file.attr("classes") {
+            Ok(Value::Str(json)) => serde_json::from_str(&json).ok(),
+            _ => None,
+        }
+        .ok_or_else(|| bad("attribute `classes` is missing or not a JSON list".into()))?;
+        let table: Table = file
+            .read_table(TREES)
+            .map_err(|e| bad(format!("no readable `{TREES}` table ({e:#})")))?;
+        let column = |name| {
+            table
+                .i64_column(name)
+                .map_err(|e| bad(format!("`{TREES}` table: {e:#}")))
+        };
+        let (index, offset, size) = (column("tree")?, column("node_offset")?, column("n_nodes")?);
+        let n_nodes = file.array_rows(VALUE);
+        let mut trees = Vec::with_capacity(index.len());
+        for ((&t, &o), &n) in index.iter().zip(&offset).zip(&size) {
+            let inside = t >= 0 && o >= 0 && n > 0 && (o + n) as usize <= n_nodes;
+            if !inside {
+                return Err(bad(format!(
+                    "tree {t} has nodes {o}..{} but the node arrays hold {n_nodes} (truncated?)",
+                    o + n
+                )));
+            }
+            trees.push((t as usize, o as usize, n as usize));
+        }
+        trees.sort_unstable();
+        let expected: Vec<usize> = (0..n_estimators).collect();
+        if trees.iter().map(|t| t.0).ne(expected.iter().copied()) {
+            return Err(bad(format!(
+                "holds {} distinct trees of the {n_estimators} it should (truncated or unfinished save?)",
+                trees.iter().map(|t| t.0).collect::<BTreeSet<_>>().len()
+            )));
+        }
+        Ok(ForestModelReader {
+            file,
+            classes,
+            n_features,
+            trees,
+        })
+    }
+
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    pub fn n_trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Tree `tree`'s arrays, checked to form one tree.
+    fn tree(&self, (index, offset, n): (usize, usize, usize)) -> anyhow::Result<DecisionTree> {
+        let rows = offset..offset + n;
+        let i64s = |name| self.file.read_array_rows::<i64>(name, rows.clone());
+        let f64s = |name| self.file.read_array_rows::<f64>(name, rows.clone());
+        let k = self.classes.len();
+        let arrays = TreeArrays {
+            n_features: self.n_features,
+            n_classes: k,
+            children_left: i64s("children_left")?,
+            children_right: i64s("children_right")?,
+            feature: i64s("feature")?,
+            threshold: f64s("threshold")?,
+            value: Array2::from_shape_vec((n, k), f64s(VALUE)?)
+                .with_context(|| format!("tree {index}: `{VALUE}` is not nodes x {k}"))?,
+            impurity: f64s("impurity")?,
+            n_node_samples: i64s("n_node_samples")?,
+            weighted_n_node_samples: f64s("weighted_n_node_samples")?,
+        };
+        DecisionTree::from_arrays(arrays)
+            .with_context(|| format!("model `{}`: tree {index}", self.file.path().display()))
+    }
+
+    /// Mean class probabilities over the trees, summed exactly as the forest job sums its votes,
+    /// so a saved forest predicts what the job reported. One tree is in memory at a time.
+    pub fn predict_proba(&self, x: ArrayView2<f64>) -> anyhow::Result<Array2<f64>> {
+        let k = self.classes.len();
+        let no_training_rows = Array2::<f64>::zeros((0, self.n_features));
+        let mut votes = ForestVotes::new(0, x.nrows(), k, self.n_features);
+        for &entry in &self.trees {
+            let fitted = FittedTree {
+                index: entry.0,
+                tree: self.tree(entry)?,
+                oob_indices: vec![],
+            };
+            votes.add_tree(&fitted, no_training_rows.view(), x)?;
+        }
+        Ok(votes.test_proba())
+    }
+}

@@ -1,0 +1,244 @@
+//! `triton-batch simulate`: predicts a job's wall time on other clusters (Pis, a desktop, a mix)
+//! from the per-task seconds of a real run. `recording` reads the costs and the run's fixed
+//! overhead from its result file, `nodes` parses each `--nodes` cluster, `events` replays the
+//! scheduler's static and dynamic schedules on it; this file puts them together into one row per
+//! cluster, printed as text and optionally written as a `predictions` table (the busiest and
+//! idlest ranks are those of the dynamic schedule, the default).
+//!
+//! Predicted wall = the schedule's makespan + the recorded overhead (wall minus the busiest
+//! rank's busy time). Left out: message latency (small against tasks of a second on a LAN),
+//! ranks of one node slowing each other (shared memory bandwidth, hyper-threads), per-rank set-up
+//! inside a rank's first task (recorded once, paid by every rank), and an overhead that grows
+//! with the cluster (ssh start-up, sending the data to more ranks).
+
+pub mod events;
+pub mod nodes;
+pub mod recording;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::results::{ResultFile, Schema, Table, Value};
+use events::Outcome;
+use nodes::Cluster;
+use recording::Recording;
+
+/// Both schedules on one cluster.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    pub cluster: Cluster,
+    pub scatter: Outcome,
+    pub dynamic: Outcome,
+}
+
+impl Prediction {
+    pub fn new(recording: &Recording, cluster: Cluster) -> Self {
+        let speeds = cluster.speeds();
+        Prediction {
+            scatter: events::static_scatter(&recording.costs, &speeds),
+            dynamic: events::dynamic_guided(&recording.costs, &speeds),
+            cluster,
+        }
+    }
+
+    /// Predicted wall seconds, static and dynamic: makespan + the recorded overhead.
+    pub fn walls(&self, recording: &Recording) -> (f64, f64) {
+        let overhead = recording.overhead();
+        (
+            self.scatter.makespan + overhead,
+            self.dynamic.makespan + overhead,
+        )
+    }
+
+    /// A rank under the dynamic schedule: its node's name and its busy seconds.
+    fn dynamic_rank(&self, rank: usize) -> (&str, f64) {
+        (&self.cluster.node_of(rank).name, self.dynamic.busy[rank])
+    }
+}
+
+/// Runs `simulate`: the report as text, and the `predictions` table in `out` if given.
+pub fn run(file: &Path, nodes: &[String], out: Option<&Path>) -> anyhow::Result<String> {
+    let clusters = nodes
+        .iter()
+        .map(|value| Cluster::parse(value))
+        .collect::<Result<Vec<_>, _>>()?;
+    let recording = Recording::read(file)?;
+    let predictions: Vec<Prediction> = clusters
+        .into_iter()
+        .map(|cluster| Prediction::new(&recording, cluster))
+        .collect();
+    if let Some(out) = out {
+        write_predictions(out, &recording, &predictions)?;
+    }
+    Ok(render(&recording, &predictions))
+}
+
+fn render(recording: &Recording, predictions: &[Prediction]) -> String {
+    let r = recording;
+    let plural = if r.ranks == 1 { "" } else { "s" };
+    let mut text = format!(
+        "recorded run: {} ({}, {} rank{plural}, wall {:.2} s)\n\
+         task costs: journal `{}`, {} tasks, {:.2} CPU seconds\n\
+         fixed overhead: {:.2} s = recorded wall {:.2} s - busiest rank's busy {:.2} s (start-up: \
+         MPI start, reading the job, generating or reading the data; and the final reduction), \
+         added to every prediction\n",
+        r.path.display(),
+        r.kind,
+        r.ranks,
+        r.wall_seconds,
+        r.journal,
+        r.costs.len(),
+        r.cpu_seconds(),
+        r.overhead(),
+        r.wall_seconds,
+        r.busiest_seconds,
+    );
+    if r.tasks_run != r.costs.len() {
+        text += &format!(
+            "note: the recorded run was resumed and ran {} of the {} tasks, so its wall time and \
+             the speedups below cover only part of the job\n",
+            r.tasks_run,
+            r.costs.len()
+        );
+    }
+    text.push('\n');
+    let header = [
+        "nodes",
+        "ranks",
+        "static s",
+        "dynamic s",
+        "static speedup",
+        "dynamic speedup",
+        "busiest rank (dynamic)",
+        "idlest rank (dynamic)",
+    ];
+    let rank_cell = |p: &Prediction, rank: usize| {
+        let (node, busy) = p.dynamic_rank(rank);
+        format!("{rank} {node}: {busy:.2} s")
+    };
+    let rows: Vec<Vec<String>> = predictions
+        .iter()
+        .map(|p| {
+            let (scatter, dynamic) = p.walls(r);
+            vec![
+                p.cluster.to_string(),
+                p.cluster.ranks().to_string(),
+                format!("{scatter:.2}"),
+                format!("{dynamic:.2}"),
+                format!("{:.2}x", r.wall_seconds / scatter),
+                format!("{:.2}x", r.wall_seconds / dynamic),
+                rank_cell(p, p.dynamic.busiest()),
+                rank_cell(p, p.dynamic.idlest()),
+            ]
+        })
+        .collect();
+    text += &aligned(
+        &header,
+        &rows,
+        &[false, true, true, true, true, true, false, false],
+    );
+    text += "\nspeed: work per second of one rank relative to one rank of the recorded run; \
+             speedup: recorded wall / predicted wall\n";
+    text
+}
+
+/// Rows under a header, columns padded to their widest cell; `right` aligns numbers.
+fn aligned(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|row| row[c].len())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .zip(right)
+            .map(|((cell, &width), &right)| match right {
+                true => format!("{cell:>width$}"),
+                false => format!("{cell:<width$}"),
+            })
+            .collect();
+        padded.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut text = line(header.to_vec());
+    for row in rows {
+        text += &line(row.iter().map(String::as_str).collect());
+    }
+    text
+}
+
+fn write_predictions(
+    out: &Path,
+    recording: &Recording,
+    predictions: &[Prediction],
+) -> anyhow::Result<()> {
+    let r = recording;
+    let nodes_len = predictions
+        .iter()
+        .map(|p| p.cluster.to_string().len())
+        .fold(1, usize::max);
+    let name_len = predictions
+        .iter()
+        .flat_map(|p| p.cluster.nodes.iter().map(|n| n.name.len()))
+        .fold(1, usize::max);
+    let schema = Schema::new()
+        .str("nodes", nodes_len)
+        .i64("ranks")
+        .f64("static_seconds")
+        .f64("dynamic_seconds")
+        .f64("static_speedup")
+        .f64("dynamic_speedup")
+        .i64("busiest_rank")
+        .str("busiest_node", name_len)
+        .f64("busiest_seconds")
+        .i64("idlest_rank")
+        .str("idlest_node", name_len)
+        .f64("idlest_seconds")
+        .f64("overhead_seconds");
+    let rows = predictions
+        .iter()
+        .map(|p| {
+            let (scatter, dynamic) = p.walls(r);
+            let mut row = vec![
+                Value::Str(p.cluster.to_string()),
+                Value::I64(p.cluster.ranks() as i64),
+                Value::F64(scatter),
+                Value::F64(dynamic),
+                Value::F64(r.wall_seconds / scatter),
+                Value::F64(r.wall_seconds / dynamic),
+            ];
+            for rank in [p.dynamic.busiest(), p.dynamic.idlest()] {
+                let (node, busy) = p.dynamic_rank(rank);
+                row.extend([
+                    Value::I64(rank as i64),
+                    Value::Str(node.into()),
+                    Value::F64(busy),
+                ]);
+            }
+            row.push(Value::F64(r.overhead()));
+            row
+        })
+        .collect();
+    let file = ResultFile::create(out)
+        .with_context(|| format!("--out `{}`: cannot write the predictions", out.display()))?;
+    let attrs = [
+        ("recorded_file", Value::Str(r.path.display().to_string())),
+        ("recorded_job_kind", Value::Str(r.kind.clone())),
+        ("journal", Value::Str(r.journal.into())),
+        ("tasks", Value::I64(r.costs.len() as i64)),
+        ("cpu_seconds", Value::F64(r.cpu_seconds())),
+        ("recorded_wall_seconds", Value::F64(r.wall_seconds)),
+        ("recorded_ranks", Value::I64(r.ranks as i64)),
+    ];
+    for (name, value) in &attrs {
+        file.set_attr(name, value)?;
+    }
+    file.write_table("predictions", &Table { schema, rows })?;
+    file.flush()
+}
