@@ -111,6 +111,22 @@ fn a_local_sweep_writes_one_row_per_rank_count() {
         let result = ResultFile::open_read(&expected).unwrap();
         assert_eq!(result.attr("n_ranks").unwrap(), Value::I64(ranks));
     }
+
+    // `report` reads the sweep back: the 2-rank row's speedup is T(1 rank) / T(2 ranks).
+    let report = triton(&["report", path_str(&scaling)], 30);
+    report.assert_success();
+    let speedup = wall[0] / wall[1];
+    let printed = report.stdout();
+    let two_ranks = printed
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|cells| cells.get(2) == Some(&"2"))
+        .unwrap_or_else(|| panic!("no 2-rank row in:\n{printed}"));
+    let printed_speedup: f64 = two_ranks[6].parse().unwrap();
+    assert!(
+        (printed_speedup - speedup).abs() < 6e-4,
+        "printed speedup {printed_speedup}, rows give {speedup}:\n{printed}"
+    );
 }
 
 #[test]
