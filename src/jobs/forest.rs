@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::job::forest::ForestJob;
-use crate::jobs::JobKind;
+use crate::jobs::{JobKind, RunningReduction};
 use crate::ml::forest::ForestVotes;
 use crate::ml::metrics;
 use crate::ml::tree::TreeArrays;
@@ -111,49 +111,6 @@ impl JobKind for ForestJob {
         ]]
     }
 
-    /// The journal's running sums (and the model file's trees, when saving) decide which blocks
-    /// are done: a crash between writing a block's row and its sums must not count it twice.
-    fn load_running(&self, file: &ResultFile) -> anyhow::Result<(ForestRun, Option<Vec<usize>>)> {
-        let votes = self.journal_votes(file);
-        let model = match &self.save_model {
-            Some(path) => Some(ForestModelWriter::open_or_create(
-                path,
-                &self.model_shape(),
-            )?),
-            None => None,
-        };
-        let done = (0..self.n_blocks())
-            .filter(|&b| {
-                let trees = self.block_trees(b);
-                votes.covers(trees.clone())
-                    && model
-                        .as_ref()
-                        .is_none_or(|m| trees.clone().all(|t| m.has_tree(t)))
-            })
-            .collect();
-        Ok((ForestRun { votes, model }, Some(done)))
-    }
-
-    fn absorb(
-        &self,
-        running: &mut ForestRun,
-        output: &BlockVotes,
-        file: &ResultFile,
-    ) -> anyhow::Result<()> {
-        if let Some(model) = &mut running.model {
-            model.add_trees(&output.trees)?;
-        }
-        // A block grown again only for its trees is already in the sums.
-        let trees = output.first_tree..output.first_tree + output.n_trees;
-        if running.votes.covers(trees) {
-            return Ok(());
-        }
-        running
-            .votes
-            .merge(&ForestVotes::from_bytes(&output.votes)?)?;
-        file.write_bytes(VOTES, &running.votes.to_bytes())
-    }
-
     fn finish(
         &self,
         _journal: &Table,
@@ -210,6 +167,46 @@ impl JobKind for ForestJob {
             file.set_attr("model_file", &Value::Str(path.display().to_string()))?;
         }
         file.set_attr("data", &Value::Str(self.data_origin.clone()))
+    }
+}
+
+impl RunningReduction<ForestJob> for ForestRun {
+    /// The journal's running sums (and the model file's trees, when saving) decide which blocks
+    /// are done: a crash between writing a block's row and its sums must not count it twice.
+    fn load(job: &ForestJob, file: &ResultFile) -> anyhow::Result<(Self, Option<Vec<usize>>)> {
+        let votes = job.journal_votes(file);
+        let model = match &job.save_model {
+            Some(path) => Some(ForestModelWriter::open_or_create(path, &job.model_shape())?),
+            None => None,
+        };
+        let done = (0..job.n_blocks())
+            .filter(|&b| {
+                let trees = job.block_trees(b);
+                votes.covers(trees.clone())
+                    && model
+                        .as_ref()
+                        .is_none_or(|m| trees.clone().all(|t| m.has_tree(t)))
+            })
+            .collect();
+        Ok((ForestRun { votes, model }, Some(done)))
+    }
+
+    fn absorb(
+        &mut self,
+        _job: &ForestJob,
+        output: &BlockVotes,
+        file: &ResultFile,
+    ) -> anyhow::Result<()> {
+        if let Some(model) = &mut self.model {
+            model.add_trees(&output.trees)?;
+        }
+        // A block grown again only for its trees is already in the sums.
+        let trees = output.first_tree..output.first_tree + output.n_trees;
+        if self.votes.covers(trees) {
+            return Ok(());
+        }
+        self.votes.merge(&ForestVotes::from_bytes(&output.votes)?)?;
+        file.write_bytes(VOTES, &self.votes.to_bytes())
     }
 }
 

@@ -239,14 +239,6 @@ impl JobKind for GridSearchJob {
 
     type Running = ();
 
-    fn load_running(&self, _file: &ResultFile) -> anyhow::Result<((), Option<Vec<usize>>)> {
-        Ok(((), None))
-    }
-
-    fn absorb(&self, _: &mut (), _: &Self::Output, _: &ResultFile) -> anyhow::Result<()> {
-        Ok(())
-    }
-
     fn finish(
         &self,
         journal: &Table,

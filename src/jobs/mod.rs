@@ -47,23 +47,8 @@ pub trait JobKind: Tasks + Serialize + DeserializeOwned + Clone {
     /// A task's journal rows (one or more), written together when the task completes.
     fn output_rows(&self, output: &Self::Output) -> Vec<Row>;
     /// Rank 0's running reduction of outputs too large to keep row by row (a forest's vote
-    /// sums), kept up to date in the journal file; `()` for kinds that reduce from the rows.
-    type Running;
-
-    /// The running reduction a (resumed) journal holds, and the tasks it covers when that, not
-    /// the journal rows, decides what is done.
-    fn load_running(
-        &self,
-        file: &ResultFile,
-    ) -> anyhow::Result<(Self::Running, Option<Vec<usize>>)>;
-
-    /// Folds one task's output into the running reduction (and the journal file).
-    fn absorb(
-        &self,
-        running: &mut Self::Running,
-        output: &Self::Output,
-        file: &ResultFile,
-    ) -> anyhow::Result<()>;
+    /// sums); `()` for kinds that reduce from the journal rows alone.
+    type Running: RunningReduction<Self>;
 
     /// Writes the summary tables from the journal, whose rows are sorted by task id (a task's own
     /// rows keep the order it gave them), and the running reduction.
@@ -74,6 +59,27 @@ pub trait JobKind: Tasks + Serialize + DeserializeOwned + Clone {
         file: &ResultFile,
         wall_seconds: f64,
     ) -> anyhow::Result<()>;
+}
+
+/// A running reduction on rank 0, kept up to date in the journal file as outputs arrive.
+pub trait RunningReduction<J: JobKind>: Sized {
+    /// The reduction a (resumed) journal holds, and the tasks it covers when that, not the
+    /// journal rows, decides what is done.
+    fn load(job: &J, file: &ResultFile) -> anyhow::Result<(Self, Option<Vec<usize>>)>;
+
+    /// Folds one task's output into the reduction (and the journal file).
+    fn absorb(&mut self, job: &J, output: &J::Output, file: &ResultFile) -> anyhow::Result<()>;
+}
+
+/// No running reduction: the journal rows are all there is.
+impl<J: JobKind> RunningReduction<J> for () {
+    fn load(_: &J, _: &ResultFile) -> anyhow::Result<((), Option<Vec<usize>>)> {
+        Ok(((), None))
+    }
+
+    fn absorb(&mut self, _: &J, _: &J::Output, _: &ResultFile) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// Runs a job of kind `J` on this rank; `validate` reads the job on rank 0 only.
@@ -304,7 +310,7 @@ fn run_and_finish<J: JobKind>(
         return scheduler::run(cluster, job, &[], args.schedule, |_| Ok(()));
     };
     let mut rows = journal.file.append_table(J::JOURNAL_TABLE)?;
-    let (mut running, covered) = job.load_running(&journal.file)?;
+    let (mut running, covered) = J::Running::load(job, &journal.file)?;
     let done: std::collections::BTreeSet<usize> =
         covered.unwrap_or(journal.recorded).into_iter().collect();
     let pending: Vec<usize> = (0..job.n_tasks()).filter(|t| !done.contains(t)).collect();
@@ -332,7 +338,7 @@ fn run_and_finish<J: JobKind>(
                 })
                 .collect();
             rows.append(&task_rows)?;
-            job.absorb(&mut running, &completed.output, &journal.file)?;
+            running.absorb(job, &completed.output, &journal.file)?;
             progress.task_done();
             Ok(())
         },

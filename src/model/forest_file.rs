@@ -158,12 +158,9 @@ impl ForestModelWriter {
 
     /// Checks that trees `0..n_estimators` are all saved and renames the file into place.
     pub fn finish(self, n_estimators: usize) -> anyhow::Result<PathBuf> {
-        let missing = (0..n_estimators).find(|i| !self.present.contains(i));
-        anyhow::ensure!(
-            missing.is_none() && self.present.len() == n_estimators,
-            "the saved model lacks tree {} of {n_estimators}",
-            missing.unwrap_or(n_estimators)
-        );
+        if let Some(missing) = (0..n_estimators).find(|i| !self.present.contains(i)) {
+            anyhow::bail!("the saved model lacks tree {missing} of {n_estimators}");
+        }
         self.file.flush()?;
         let ForestModelWriter {
             file,
@@ -240,8 +237,7 @@ impl ForestModelReader {
             trees.push((t as usize, o as usize, n as usize));
         }
         trees.sort_unstable();
-        let expected: Vec<usize> = (0..n_estimators).collect();
-        if trees.iter().map(|t| t.0).ne(expected.iter().copied()) {
+        if trees.iter().map(|t| t.0).ne(0..n_estimators) {
             return Err(bad(format!(
                 "holds {} distinct trees of the {n_estimators} it should (truncated or unfinished save?)",
                 trees.iter().map(|t| t.0).collect::<BTreeSet<_>>().len()

@@ -10,7 +10,7 @@ use ndarray::Array2;
 
 use super::{open, Model};
 use crate::ml::dataset::{encode_labels, load_samples};
-use crate::ml::tree::argmax;
+use crate::ml::forest::argmax_rows;
 use crate::results::{ResultFile, Schema, Table, Value};
 
 /// What `predict` reads and writes.
@@ -97,11 +97,7 @@ fn run_model(model: &Model, x: &Array2<f64>) -> anyhow::Result<Predictions> {
     match model {
         Model::Forest(forest) => {
             let proba = forest.predict_proba(x.view())?;
-            let predicted = proba
-                .rows()
-                .into_iter()
-                .map(|r| argmax(r.as_slice().expect("rows are contiguous")))
-                .collect();
+            let predicted = argmax_rows(&proba);
             let classes = (0..forest.classes().len()).collect();
             Ok(Predictions {
                 predicted,

@@ -4,7 +4,7 @@
 //! grid like pandas' `print(df.head())`, optionally sorted by a column. `scaling` reports the
 //! scaling runs (`triton-batch report`), `plot` draws result files as charts.
 
-mod grid;
+pub(crate) mod grid;
 pub mod plot;
 pub mod scaling;
 

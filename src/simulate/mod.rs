@@ -19,6 +19,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::report::grid;
 use crate::results::{ResultFile, Schema, Table, Value};
 use events::Outcome;
 use nodes::Cluster;
@@ -68,13 +69,14 @@ pub fn run(file: &Path, nodes: &[String], out: Option<&Path>) -> anyhow::Result<
         .into_iter()
         .map(|cluster| Prediction::new(&recording, cluster))
         .collect();
+    let table = predictions_table(&recording, &predictions);
     if let Some(out) = out {
-        write_predictions(out, &recording, &predictions)?;
+        write_predictions(out, &recording, &table)?;
     }
-    Ok(render(&recording, &predictions))
+    Ok(render(&recording, &table))
 }
 
-fn render(recording: &Recording, predictions: &[Prediction]) -> String {
+fn render(recording: &Recording, table: &Table) -> String {
     let r = recording;
     let plural = if r.ranks == 1 { "" } else { "s" };
     let mut text = format!(
@@ -103,81 +105,16 @@ fn render(recording: &Recording, predictions: &[Prediction]) -> String {
         );
     }
     text.push('\n');
-    let header = [
-        "nodes",
-        "ranks",
-        "static s",
-        "dynamic s",
-        "static speedup",
-        "dynamic speedup",
-        "busiest rank (dynamic)",
-        "idlest rank (dynamic)",
-    ];
-    let rank_cell = |p: &Prediction, rank: usize| {
-        let (node, busy) = p.dynamic_rank(rank);
-        format!("{rank} {node}: {busy:.2} s")
-    };
-    let rows: Vec<Vec<String>> = predictions
-        .iter()
-        .map(|p| {
-            let (scatter, dynamic) = p.walls(r);
-            vec![
-                p.cluster.to_string(),
-                p.cluster.ranks().to_string(),
-                format!("{scatter:.2}"),
-                format!("{dynamic:.2}"),
-                format!("{:.2}x", r.wall_seconds / scatter),
-                format!("{:.2}x", r.wall_seconds / dynamic),
-                rank_cell(p, p.dynamic.busiest()),
-                rank_cell(p, p.dynamic.idlest()),
-            ]
-        })
-        .collect();
-    text += &aligned(
-        &header,
-        &rows,
-        &[false, true, true, true, true, true, false, false],
-    );
+    let rows: Vec<usize> = (0..table.len()).collect();
+    text += &grid::render(table, &rows);
     text += "\nspeed: work per second of one rank relative to one rank of the recorded run; \
              speedup: recorded wall / predicted wall\n";
     text
 }
 
-/// Rows under a header, columns padded to their widest cell; `right` aligns numbers.
-fn aligned(header: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            rows.iter()
-                .map(|row| row[c].len())
-                .chain([header[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .zip(right)
-            .map(|((cell, &width), &right)| match right {
-                true => format!("{cell:>width$}"),
-                false => format!("{cell:<width$}"),
-            })
-            .collect();
-        padded.join("  ").trim_end().to_owned() + "\n"
-    };
-    let mut text = line(header.to_vec());
-    for row in rows {
-        text += &line(row.iter().map(String::as_str).collect());
-    }
-    text
-}
-
-fn write_predictions(
-    out: &Path,
-    recording: &Recording,
-    predictions: &[Prediction],
-) -> anyhow::Result<()> {
+/// One row per cluster: predicted walls and speedups, the busiest and idlest rank under the
+/// dynamic schedule, and the overhead added.
+fn predictions_table(recording: &Recording, predictions: &[Prediction]) -> Table {
     let r = recording;
     let nodes_len = predictions
         .iter()
@@ -225,6 +162,11 @@ fn write_predictions(
             row
         })
         .collect();
+    Table { schema, rows }
+}
+
+fn write_predictions(out: &Path, recording: &Recording, table: &Table) -> anyhow::Result<()> {
+    let r = recording;
     let file = ResultFile::create(out)
         .with_context(|| format!("--out `{}`: cannot write the predictions", out.display()))?;
     let attrs = [
@@ -239,6 +181,6 @@ fn write_predictions(
     for (name, value) in &attrs {
         file.set_attr(name, value)?;
     }
-    file.write_table("predictions", &Table { schema, rows })?;
+    file.write_table("predictions", table)?;
     file.flush()
 }

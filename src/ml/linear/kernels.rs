@@ -325,7 +325,8 @@ mod tests {
             -1000.0,
             f64::NEG_INFINITY,
         ]);
-        let variants: [(&str, fn(&mut [f64])); 3] = [
+        type InPlace = fn(&mut [f64]);
+        let variants: [(&str, InPlace); 3] = [
             ("dispatched", exp_inplace),
             ("portable", exp_portable),
             ("plain", exp_with::<Plain>),
