@@ -53,6 +53,9 @@ pub struct ForestModelWriter {
     partial: PathBuf,
     path: PathBuf,
     present: BTreeSet<usize>,
+    /// Where the next tree's nodes go: after the last tree in `trees`. Node rows beyond it are
+    /// what a crash left half-written; the next tree overwrites them.
+    next_node: usize,
 }
 
 impl ForestModelWriter {
@@ -63,18 +66,23 @@ impl ForestModelWriter {
             && ResultFile::open_read(&partial)
                 .and_then(|f| f.attr("job"))
                 .is_ok_and(|job| job == Value::Str(shape.job.clone()));
-        let (file, present) = match resumable {
+        let (file, present, next_node) = match resumable {
             true => {
                 let file = ResultFile::open_rw(&partial)?;
-                let present = file
-                    .read_table(TREES)?
+                let trees = file.read_table(TREES)?;
+                let present = trees
                     .i64_column("tree")?
                     .into_iter()
                     .map(|t| t as usize)
                     .collect();
-                (file, present)
+                let ends = trees
+                    .i64_column("node_offset")?
+                    .into_iter()
+                    .zip(trees.i64_column("n_nodes")?);
+                let next_node = ends.map(|(o, n)| (o + n) as usize).max().unwrap_or(0);
+                (file, present, next_node)
             }
-            false => (Self::create(&partial, shape)?, BTreeSet::new()),
+            false => (Self::create(&partial, shape)?, BTreeSet::new(), 0),
         };
         let trees = file.append_table(TREES)?;
         Ok(ForestModelWriter {
@@ -83,6 +91,7 @@ impl ForestModelWriter {
             partial,
             path: path.to_path_buf(),
             present,
+            next_node,
         })
     }
 
@@ -118,19 +127,21 @@ impl ForestModelWriter {
             if self.has_tree(*index) {
                 continue;
             }
-            let offset = self.append_nodes(tree)?;
+            let offset = self.next_node;
+            self.write_nodes(tree, offset)?;
             self.trees.append(&[vec![
                 Value::I64(*index as i64),
                 Value::I64(offset as i64),
                 Value::I64(tree.feature.len() as i64),
             ]])?;
             self.present.insert(*index);
+            self.next_node += tree.feature.len();
         }
         self.file.flush()
     }
 
-    /// Writes a tree's node arrays and returns the offset of its first node.
-    fn append_nodes(&self, tree: &TreeArrays) -> anyhow::Result<usize> {
+    /// Writes a tree's node arrays from node `offset` on.
+    fn write_nodes(&self, tree: &TreeArrays, offset: usize) -> anyhow::Result<()> {
         let i64_arrays = [
             &tree.children_left,
             &tree.children_right,
@@ -142,18 +153,16 @@ impl ForestModelWriter {
             &tree.impurity,
             &tree.weighted_n_node_samples,
         ];
-        let offset = self.file.append_array(
-            VALUE,
-            &tree.value.iter().copied().collect::<Vec<_>>(),
-            tree.n_classes,
-        )?;
+        let value: Vec<f64> = tree.value.iter().copied().collect();
+        self.file
+            .write_array_rows(VALUE, offset, &value, tree.n_classes)?;
         for (name, values) in I64_ARRAYS.iter().zip(i64_arrays) {
-            self.file.append_array(name, values, 1)?;
+            self.file.write_array_rows(name, offset, values, 1)?;
         }
         for (name, values) in F64_ARRAYS.iter().zip(f64_arrays) {
-            self.file.append_array(name, values, 1)?;
+            self.file.write_array_rows(name, offset, values, 1)?;
         }
-        Ok(offset)
+        Ok(())
     }
 
     /// Checks that trees `0..n_estimators` are all saved and renames the file into place.
@@ -301,5 +310,64 @@ impl ForestModelReader {
             votes.add_tree(&fitted, no_training_rows.view(), x)?;
         }
         Ok(votes.test_proba())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::dataset::{make_classification, MakeClassification};
+    use crate::ml::tree::TreeParams;
+
+    #[test]
+    fn a_resumed_writer_overwrites_the_nodes_a_crash_left_half_written() {
+        let data = make_classification(&MakeClassification {
+            n_samples: 200,
+            ..Default::default()
+        })
+        .unwrap();
+        let trees: Vec<TreeArrays> = [1, 3, 5]
+            .map(|depth| {
+                let params = TreeParams {
+                    max_depth: Some(depth),
+                    ..Default::default()
+                };
+                DecisionTree::fit(&params, &data).unwrap().to_arrays()
+            })
+            .into();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.h5");
+        let shape = ForestShape {
+            classes: data.classes.clone(),
+            n_features: data.x.ncols(),
+            n_estimators: 3,
+            job: "test".into(),
+        };
+        let mut writer = ForestModelWriter::open_or_create(&path, &shape).unwrap();
+        writer.add_trees(&[(0, trees[0].clone())]).unwrap();
+        // A crash while tree 1 was being written: some node arrays grew, its `trees` row never came.
+        writer.file.append_array("threshold", &[7.0; 5], 1).unwrap();
+        writer.file.append_array("feature", &[3i64; 2], 1).unwrap();
+        drop(writer);
+
+        let mut writer = ForestModelWriter::open_or_create(&path, &shape).unwrap();
+        assert!(writer.has_tree(0) && !writer.has_tree(1));
+        writer
+            .add_trees(&[
+                (2, trees[2].clone()),
+                (1, trees[1].clone()),
+                (0, trees[0].clone()),
+            ])
+            .unwrap();
+        writer.finish(3).unwrap();
+
+        let reader = ForestModelReader::open(ResultFile::open_read(&path).unwrap()).unwrap();
+        for (i, expected) in trees.iter().enumerate() {
+            assert_eq!(
+                reader.tree(reader.trees[i]).unwrap().to_arrays(),
+                *expected,
+                "tree {i}"
+            );
+        }
     }
 }

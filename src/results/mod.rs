@@ -157,13 +157,28 @@ impl ResultFile {
         values: &[T],
         width: usize,
     ) -> anyhow::Result<usize> {
+        let first = self.array_rows(name);
+        self.write_array_rows(name, first, values, width)?;
+        Ok(first)
+    }
+
+    /// Writes rows of `width` numbers from row `first` on and makes them the array's last rows
+    /// (whatever stood at or after `first` is cut off), creating the array as `append_array`
+    /// does. A writer that knows where its data ends uses this to drop rows a crash left behind.
+    pub fn write_array_rows<T: hdf5::H5Type>(
+        &self,
+        name: &str,
+        first: usize,
+        values: &[T],
+        width: usize,
+    ) -> anyhow::Result<()> {
         check_table_name(name)?;
         anyhow::ensure!(
             width > 0 && values.len() % width == 0,
             "`{name}`: {} values do not form rows of {width}",
             values.len()
         );
-        let context = || format!("appending to `{name}` of {}", self.path.display());
+        let context = || format!("writing to `{name}` of {}", self.path.display());
         let rows = values.len() / width;
         let dataset = match self.file.dataset(name) {
             Ok(dataset) => dataset,
@@ -182,7 +197,6 @@ impl ResultFile {
                 .create(name)
                 .with_context(context)?,
         };
-        let first = dataset.shape().first().copied().unwrap_or(0);
         if width == 1 {
             dataset.resize(first + rows).with_context(context)?;
             dataset
@@ -197,7 +211,7 @@ impl ResultFile {
                 .write_slice(view, ndarray::s![first..first + rows, ..])
                 .with_context(context)?;
         }
-        Ok(first)
+        Ok(())
     }
 
     /// Rows `rows` of a numeric array written by [`append_array`](Self::append_array), row-major.
