@@ -5,14 +5,14 @@
 //! reports. MPI lives in `runtime`; algorithms (`mc`) know nothing of it.
 
 pub mod cli;
-pub mod job;
-pub mod jobs;
+pub mod jobfile;
 pub mod mc;
 pub mod ml;
 pub mod model;
 pub mod report;
 pub mod results;
 pub mod rng;
+pub mod runner;
 pub mod runtime;
 pub mod scaling;
 pub mod simulate;
@@ -24,27 +24,29 @@ use cli::{Cli, Command};
 /// Runs one command line; the `ExitCode` is what the process should exit with.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Montecarlo(args) => jobs::execute(&args.run, |text| {
-            Ok(job::montecarlo::MonteCarloJob::from_text(text, args.seed)?)
+        Command::Montecarlo(args) => runner::execute(&args.run, |text| {
+            Ok(jobfile::montecarlo::MonteCarloJob::from_text(
+                text, args.seed,
+            )?)
         }),
         Command::Gridsearch(args) => {
-            let overrides = job::gridsearch::Overrides {
+            let overrides = jobfile::gridsearch::Overrides {
                 data: args.data.clone(),
                 refit: !args.no_refit,
                 return_train_score: args.return_train_score,
             };
-            jobs::execute(&args.run, |text| {
-                job::gridsearch::GridSearchJob::from_text(text, &overrides)
+            runner::execute(&args.run, |text| {
+                jobfile::gridsearch::GridSearchJob::from_text(text, &overrides)
             })
         }
         Command::Forest(args) => {
-            let overrides = job::forest::Overrides {
+            let overrides = jobfile::forest::Overrides {
                 data: args.data.clone(),
                 predictions: args.predictions,
                 save_model: args.save_model.clone(),
             };
-            jobs::execute(&args.run, |text| {
-                job::forest::ForestJob::from_text(text, &overrides)
+            runner::execute(&args.run, |text| {
+                jobfile::forest::ForestJob::from_text(text, &overrides)
             })
         }
         Command::Predict(args) => {
@@ -102,10 +104,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate(args) => {
-            let text = job::JobText::read(&args.job)?;
-            match job::kind_of(&text)? {
-                job::Kind::MonteCarlo => {
-                    let job = job::montecarlo::MonteCarloJob::from_text(&text, None)?;
+            let text = jobfile::JobText::read(&args.job)?;
+            match jobfile::kind_of(&text)? {
+                jobfile::Kind::MonteCarlo => {
+                    let job = jobfile::montecarlo::MonteCarloJob::from_text(&text, None)?;
                     println!(
                         "{}: valid montecarlo job ({} paths in {} blocks)",
                         args.job.display(),
@@ -113,9 +115,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         job.n_blocks()
                     );
                 }
-                job::Kind::Forest => {
-                    let overrides = job::forest::Overrides::default();
-                    let job = job::forest::ForestJob::from_text(&text, &overrides)?;
+                jobfile::Kind::Forest => {
+                    let overrides = jobfile::forest::Overrides::default();
+                    let job = jobfile::forest::ForestJob::from_text(&text, &overrides)?;
                     println!(
                         "{}: valid forest job ({} trees in {} blocks, data {} with {} training rows)",
                         args.job.display(),
@@ -125,15 +127,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         job.train.x.nrows()
                     );
                 }
-                job::Kind::GridSearch => {
-                    let overrides = job::gridsearch::Overrides::default();
-                    let job = job::gridsearch::GridSearchJob::from_text(&text, &overrides)?;
+                jobfile::Kind::GridSearch => {
+                    let overrides = jobfile::gridsearch::Overrides::default();
+                    let job = jobfile::gridsearch::GridSearchJob::from_text(&text, &overrides)?;
                     println!(
                         "{}: valid gridsearch job ({} candidates x {} folds in {} tasks, data {} with {} training rows)",
                         args.job.display(),
                         job.candidates.len(),
                         job.folds.len(),
-                        jobs::JobKind::n_tasks(&job),
+                        runner::JobKind::n_tasks(&job),
                         job.data_origin,
                         job.train.x.nrows()
                     );

@@ -61,7 +61,7 @@ pub struct ForestModelWriter {
 impl ForestModelWriter {
     /// Continues `<path>.partial` if a run of the same job left it, else starts it afresh.
     pub fn open_or_create(path: &Path, shape: &ForestShape) -> anyhow::Result<Self> {
-        let partial = crate::jobs::partial_path(path);
+        let partial = crate::runner::partial_path(path);
         let resumable = partial.exists()
             && ResultFile::open_read(&partial)
                 .and_then(|f| f.attr("job"))

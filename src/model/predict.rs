@@ -78,7 +78,7 @@ pub fn predict(options: &PredictOptions) -> anyhow::Result<String> {
 fn output_path(options: &PredictOptions) -> anyhow::Result<PathBuf> {
     match &options.out {
         Some(out) => {
-            crate::jobs::check_output_folder("--out", out)?;
+            crate::runner::check_output_folder("--out", out)?;
             Ok(out.clone())
         }
         None => {
@@ -161,7 +161,7 @@ fn write(
     model: &Model,
     accuracy: Option<f64>,
 ) -> anyhow::Result<()> {
-    let partial = crate::jobs::partial_path(out);
+    let partial = crate::runner::partial_path(out);
     let file = ResultFile::create(&partial)
         .with_context(|| format!("cannot write `{}`", partial.display()))?;
     let path_text = |p: &Path| Value::Str(p.display().to_string());

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
 use crate::cli::RecordRunArgs;
-use crate::job::JobText;
+use crate::jobfile::JobText;
 use crate::results::{ResultFile, Row, Schema, Value};
 
 /// The table's name in a scaling file.

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::job::{forest::ForestJob, gridsearch::GridSearchJob, montecarlo::MonteCarloJob};
-use crate::jobs::JobKind;
+use crate::jobfile::{forest::ForestJob, gridsearch::GridSearchJob, montecarlo::MonteCarloJob};
 use crate::results::{ResultFile, Value};
+use crate::runner::JobKind;
 
 /// Each job kind and the journal table its tasks are recorded in.
 const JOURNALS: [(&str, &str); 3] = [

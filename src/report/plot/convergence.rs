@@ -11,8 +11,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::figure::{self, axis_font, dashed_mark, decimals, label_font, thousands, Figure};
-use crate::job::montecarlo::MonteCarloJob;
-use crate::job::JobText;
+use crate::jobfile::montecarlo::MonteCarloJob;
+use crate::jobfile::JobText;
 use crate::mc::{self, BlockSums, Estimator};
 use crate::results::{ResultFile, Value};
 

@@ -12,8 +12,7 @@ use std::time::Instant;
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use crate::job::gridsearch::{GridSearchJob, Metric};
-use crate::jobs::JobKind;
+use crate::jobfile::gridsearch::{GridSearchJob, Metric};
 use crate::ml::estimator::{EstimatorParams, Fitted};
 use crate::ml::metrics;
 use crate::ml::search::{mean_std, params_json, rank_min, ParamValue};
@@ -21,6 +20,7 @@ use crate::ml::svm::{Kernel, SvcWorkspace};
 use crate::ml::Dataset;
 use crate::model::{SavedModel, BEST_MODEL};
 use crate::results::{ResultFile, Row, Schema, Table, Value};
+use crate::runner::JobKind;
 use crate::runtime::failure;
 use crate::runtime::scheduler::Tasks;
 

@@ -10,13 +10,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::job::forest::ForestJob;
-use crate::jobs::{JobKind, RunningReduction};
+use crate::jobfile::forest::ForestJob;
 use crate::ml::forest::ForestVotes;
 use crate::ml::metrics;
 use crate::ml::tree::TreeArrays;
 use crate::model::{ForestModelWriter, ForestShape};
 use crate::results::{ResultFile, Row, Schema, Table, Value};
+use crate::runner::{JobKind, RunningReduction};
 use crate::runtime::scheduler::Tasks;
 
 const VOTES: &str = "forest_votes";

@@ -2,11 +2,11 @@
 //! (seed, block id); the journal table `blocks` keeps every block's partial sums, and the estimate
 //! is reduced from them in block order, so it is the same for any rank count, schedule or resume.
 
-use crate::job::montecarlo::MonteCarloJob;
-use crate::jobs::JobKind;
+use crate::jobfile::montecarlo::MonteCarloJob;
 use crate::mc::{self, BlockSums};
 use crate::results::{ResultFile, Row, Schema, Table, Value};
 use crate::rng::task_rng;
+use crate::runner::JobKind;
 use crate::runtime::scheduler::Tasks;
 
 impl Tasks for MonteCarloJob {

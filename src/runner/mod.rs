@@ -18,7 +18,7 @@ use anyhow::Context;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::cli::RunArgs;
-use crate::job::JobText;
+use crate::jobfile::JobText;
 use crate::results::{ResultFile, Row, Schema, Table, Value};
 use crate::runtime::progress::Progress;
 use crate::runtime::scheduler::{self, Completed, Tasks};
