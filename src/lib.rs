@@ -133,8 +133,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!(
                         "{}: valid gridsearch job ({} candidates x {} folds in {} tasks, data {} with {} training rows)",
                         args.job.display(),
-                        job.candidates.len(),
-                        job.folds.len(),
+                        job.plan.candidates.len(),
+                        job.plan.folds.len(),
                         runner::JobKind::n_tasks(&job),
                         job.data_origin,
                         job.train.x.nrows()

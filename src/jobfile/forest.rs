@@ -2,8 +2,6 @@
 //! loaded, the forest parameters checked against it (e.g. max_features against the number of
 //! features) before any tree is grown.
 
-use std::sync::OnceLock;
-
 use serde::{Deserialize, Serialize};
 
 use super::data::{DataSpec, Loaded};
@@ -39,9 +37,6 @@ pub struct ForestJob {
     pub predictions: bool,
     /// `--save-model`: ranks send their trees to rank 0, which writes them to this file.
     pub save_model: Option<std::path::PathBuf>,
-    /// This rank's prepared training data, built at its first block.
-    #[serde(skip)]
-    trainer: OnceLock<ForestTrainer>,
 }
 
 /// Trees per task when the job does not say: about 64 blocks, at most 100 trees each, so blocks
@@ -88,7 +83,6 @@ impl ForestJob {
             block_trees,
             predictions: overrides.predictions,
             save_model: overrides.save_model.clone(),
-            trainer: OnceLock::new(),
         })
     }
 
@@ -100,15 +94,6 @@ impl ForestJob {
     pub fn block_trees(&self, block: usize) -> std::ops::Range<usize> {
         let start = block * self.block_trees;
         start..(start + self.block_trees).min(self.params.n_estimators)
-    }
-
-    /// This rank's trainer (the data sorted once per rank, not per block).
-    pub fn trainer(&self) -> anyhow::Result<&ForestTrainer> {
-        if self.trainer.get().is_none() {
-            let trainer = ForestTrainer::new(&self.params, &self.train)?;
-            let _ = self.trainer.set(trainer);
-        }
-        Ok(self.trainer.get().expect("set above"))
     }
 }
 

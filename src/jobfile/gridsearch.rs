@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{DataSpec, Loaded};
 use super::{JobError, JobText};
-use crate::ml::cv::{Split, StratifiedKFold};
+use crate::ml::cv::StratifiedKFold;
 use crate::ml::dataset::check_folds;
 use crate::ml::estimator::{EstimatorKind, EstimatorParams};
-use crate::ml::search::{candidates, searched_names, Candidate, Grid, ParamValue};
+use crate::ml::search::{
+    candidates, searched_names, Candidate, Grid, Metric, ParamValue, SearchPlan,
+};
 use crate::ml::svm::ClassWeight;
 use crate::ml::Dataset;
 
@@ -66,23 +68,6 @@ struct ScoringSection {
     metric: Metric,
 }
 
-/// The score of a split, as scikit-learn's `scoring` names it (greater is better).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    #[default]
-    Accuracy,
-    BalancedAccuracy,
-    F1Macro,
-    NegLogLoss,
-}
-
-impl Metric {
-    pub fn needs_probabilities(self) -> bool {
-        self == Metric::NegLogLoss
-    }
-}
-
 /// Command-line choices that change a grid search.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -98,20 +83,9 @@ pub struct GridSearchJob {
     pub train: Dataset,
     pub test: Option<Dataset>,
     pub kind: EstimatorKind,
-    /// Searched parameter names, sorted: one `param_<name>` column each.
-    pub names: Vec<String>,
-    pub candidates: Vec<Candidate>,
-    /// Candidate i's estimator parameters (fixed ones merged with the candidate's).
-    pub params: Vec<EstimatorParams>,
-    /// (train, test) indices into `train`, per fold.
-    pub folds: Vec<Split>,
-    pub metric: Metric,
+    pub plan: SearchPlan,
     pub seed: u64,
     pub refit: bool,
-    pub return_train_score: bool,
-    /// The tasks' (candidate, fold) groups, derived from the job once per rank.
-    #[serde(skip)]
-    pub(crate) groups: std::sync::OnceLock<Vec<Vec<(usize, usize)>>>,
 }
 
 impl GridSearchJob {
@@ -170,15 +144,16 @@ impl GridSearchJob {
             train,
             test,
             kind,
-            names: searched_names(&grids),
-            candidates,
-            params,
-            folds,
-            metric: file.scoring.metric,
+            plan: SearchPlan::new(
+                searched_names(&grids),
+                candidates,
+                params,
+                folds,
+                file.scoring.metric,
+                overrides.return_train_score,
+            ),
             seed,
             refit: overrides.refit,
-            return_train_score: overrides.return_train_score,
-            groups: std::sync::OnceLock::new(),
         })
     }
 }

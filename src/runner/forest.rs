@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::jobfile::forest::ForestJob;
-use crate::ml::forest::ForestVotes;
+use crate::ml::forest::{ForestTrainer, ForestVotes};
 use crate::ml::metrics;
 use crate::ml::tree::TreeArrays;
 use crate::model::{ForestModelWriter, ForestShape};
@@ -48,18 +48,24 @@ impl ForestJob {
     }
 }
 
-impl Tasks for ForestJob {
+/// A rank's forest worker: the job and the training data prepared (sorted) once per rank.
+pub struct ForestWorker<'a> {
+    job: &'a ForestJob,
+    trainer: ForestTrainer,
+}
+
+impl Tasks for ForestWorker<'_> {
     type Output = BlockVotes;
 
     fn run(&self, task: usize) -> anyhow::Result<BlockVotes> {
-        let trainer = self.trainer()?;
-        let trees = self.block_trees(task);
-        let mut votes = self.empty_votes();
+        let job = self.job;
+        let trees = job.block_trees(task);
+        let mut votes = job.empty_votes();
         let mut saved = Vec::new();
         for index in trees.clone() {
-            let tree = trainer.grow_tree(index, self.seed)?;
-            votes.add_tree(&tree, self.train.x.view(), self.test.x.view())?;
-            if self.save_model.is_some() {
+            let tree = self.trainer.grow_tree(index, job.seed)?;
+            votes.add_tree(&tree, job.train.x.view(), job.test.x.view())?;
+            if job.save_model.is_some() {
                 saved.push((index, tree.tree.to_arrays()));
             }
         }
@@ -76,6 +82,15 @@ impl JobKind for ForestJob {
     const KIND: &'static str = "forest";
     const JOURNAL_TABLE: &'static str = "blocks";
     type Running = ForestRun;
+    type Output = BlockVotes;
+    type Worker<'a> = ForestWorker<'a>;
+
+    fn worker(&self) -> anyhow::Result<ForestWorker<'_>> {
+        Ok(ForestWorker {
+            job: self,
+            trainer: ForestTrainer::new(&self.params, &self.train)?,
+        })
+    }
 
     fn seed(&self) -> u64 {
         self.seed

@@ -25,11 +25,20 @@ use crate::runtime::scheduler::{self, Completed, Tasks};
 use crate::runtime::Cluster;
 
 /// What a job kind adds to the shared run: its tasks, its journal rows and its reduction.
-pub trait JobKind: Tasks + Serialize + DeserializeOwned + Clone {
+pub trait JobKind: Serialize + DeserializeOwned + Clone {
     /// `job_kind` attribute and subcommand name.
     const KIND: &'static str;
     /// Name of the table that records one row per finished task.
     const JOURNAL_TABLE: &'static str;
+    /// What one task sends back to rank 0.
+    type Output: Serialize + DeserializeOwned + Send;
+    /// What runs this rank's tasks: the job it received plus this rank's working state
+    /// (prepared data, caches), which never travels with the job.
+    type Worker<'a>: Tasks<Output = Self::Output>
+    where
+        Self: 'a;
+
+    fn worker(&self) -> anyhow::Result<Self::Worker<'_>>;
 
     fn seed(&self) -> u64;
     /// What else besides the job text and seed decides the results (e.g. a `--data` file);
@@ -307,7 +316,7 @@ fn run_and_finish<J: JobKind>(
     started: Instant,
 ) -> anyhow::Result<()> {
     let Some(journal) = journal else {
-        return scheduler::run(cluster, job, &[], args.schedule, |_| Ok(()));
+        return scheduler::run(cluster, &job.worker()?, &[], args.schedule, |_| Ok(()));
     };
     let mut rows = journal.file.append_table(J::JOURNAL_TABLE)?;
     let (mut running, covered) = J::Running::load(job, &journal.file)?;
@@ -318,7 +327,7 @@ fn run_and_finish<J: JobKind>(
     let mut ranks = RankLoad::new(cluster.hosts());
     scheduler::run(
         cluster,
-        job,
+        &job.worker()?,
         &pending,
         args.schedule,
         |completed: Completed<J::Output>| {

@@ -25,6 +25,12 @@ impl Tasks for MonteCarloJob {
 impl JobKind for MonteCarloJob {
     const KIND: &'static str = "montecarlo";
     const JOURNAL_TABLE: &'static str = "blocks";
+    type Output = BlockSums;
+    type Worker<'a> = &'a Self;
+
+    fn worker(&self) -> anyhow::Result<&Self> {
+        Ok(self)
+    }
 
     fn seed(&self) -> u64 {
         self.seed

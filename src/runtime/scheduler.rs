@@ -27,6 +27,14 @@ pub trait Tasks: Sync {
     fn run(&self, task: usize) -> anyhow::Result<Self::Output>;
 }
 
+/// A job that needs no per-rank working state runs its tasks itself.
+impl<T: Tasks> Tasks for &T {
+    type Output = T::Output;
+    fn run(&self, task: usize) -> anyhow::Result<T::Output> {
+        (**self).run(task)
+    }
+}
+
 /// One task's output as it reaches rank 0.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Completed<O> {

@@ -1,7 +1,15 @@
-//! Hyper-parameter search bookkeeping, as scikit-learn's GridSearchCV does it: the candidates of a
-//! parameter grid (or a list of grids) in scikit-learn's order, and the summary of per-split scores
-//! into `cv_results` columns (means, population standard deviations, "min" ranks with NaN last).
-//! No estimator is fitted here.
+//! Hyper-parameter search as scikit-learn's GridSearchCV does it: the candidates of a parameter
+//! grid (or a list of grids) in scikit-learn's order, the plan of a search (what a task is, and
+//! running one on the training data: `plan`), scoring (`scoring`), and the summary of per-split
+//! scores into `cv_results` columns (`summary`). No MPI and no files here.
+
+mod plan;
+mod scoring;
+mod summary;
+
+pub use plan::{SearchPlan, SplitOutcome, TaskFits};
+pub use scoring::{score, Metric};
+pub use summary::{best_candidate, CandidateSummary, SplitNumbers, SplitScores};
 
 use std::collections::BTreeMap;
 use std::fmt;

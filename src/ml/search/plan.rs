@@ -1,0 +1,250 @@
+//! A search's plan: the candidates with their validated estimator parameters, the folds, the
+//! metric, and what one task is, plus running a task on the training data.
+//!
+//! SVC candidates that differ only in C on the same fold form one task (a C-chain), fitted in
+//! increasing C with one kernel cache, each fit warm-started from the previous C's solution
+//! (except under the sigmoid kernel). Every other candidate and fold is a task of its own. The
+//! plan is a function of the job alone, so results never depend on ranks or schedule.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::scoring::{score, Metric};
+use super::Candidate;
+use crate::ml::cv::Split;
+use crate::ml::estimator::{EstimatorParams, Fitted};
+use crate::ml::svm::{Kernel, SvcParams, SvcWorkspace, SvmError};
+use crate::ml::Dataset;
+
+/// The (candidate, fold) fits of one task, in fitting order.
+pub type TaskFits = Vec<(usize, usize)>;
+
+/// A validated search: everything needed to fit any (candidate, fold).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchPlan {
+    /// Searched parameter names, sorted: one `param_<name>` column each.
+    pub names: Vec<String>,
+    pub candidates: Vec<Candidate>,
+    /// Candidate i's estimator parameters (fixed ones merged with the candidate's).
+    pub params: Vec<EstimatorParams>,
+    /// (train, test) indices into the training data, per fold.
+    pub folds: Vec<Split>,
+    pub metric: Metric,
+    pub return_train_score: bool,
+    tasks: Vec<TaskFits>,
+}
+
+/// One fit of one candidate on one fold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SplitOutcome {
+    pub candidate: usize,
+    pub fold: usize,
+    pub fit_time: f64,
+    pub score_time: f64,
+    /// NaN when the fit failed (scikit-learn's error_score = nan).
+    pub test_score: f64,
+    /// NaN unless train scores were asked for.
+    pub train_score: f64,
+    /// Support vectors of an SVC, -1 for other estimators.
+    pub n_support: i64,
+    pub error: String,
+}
+
+/// What makes fits share a task: SVCs equal but for C chain together.
+#[derive(PartialEq)]
+enum ChainKey {
+    Svc { fold: usize, without_c: SvcParams },
+    Alone { fold: usize, candidate: usize },
+}
+
+impl SearchPlan {
+    pub fn new(
+        names: Vec<String>,
+        candidates: Vec<Candidate>,
+        params: Vec<EstimatorParams>,
+        folds: Vec<Split>,
+        metric: Metric,
+        return_train_score: bool,
+    ) -> Self {
+        let tasks = chain_fits(&params, folds.len());
+        SearchPlan {
+            names,
+            candidates,
+            params,
+            folds,
+            metric,
+            return_train_score,
+            tasks,
+        }
+    }
+
+    /// The tasks, in task-id order.
+    pub fn tasks(&self) -> &[TaskFits] {
+        &self.tasks
+    }
+
+    /// Runs task `task` on `train` (the whole training data; the fold picks the rows).
+    /// `injected_failure` is the test switch that fails a candidate's fits on purpose.
+    pub fn run_task(
+        &self,
+        train: &Dataset,
+        task: usize,
+        injected_failure: impl Fn(usize) -> Option<String>,
+    ) -> Result<Vec<SplitOutcome>, SvmError> {
+        let fits = &self.tasks[task];
+        let (train_rows, test_rows) = &self.folds[fits[0].1];
+        let (fold_train, fold_test) = (train.select(train_rows), train.select(test_rows));
+        let mut workspace = match &self.params[fits[0].0] {
+            EstimatorParams::Svc(svc) => {
+                let mut ws =
+                    SvcWorkspace::new(fold_train.x.view(), &fold_train.y, &fold_train.classes)?;
+                // A sigmoid kernel is not positive semi-definite: the dual is not convex, the
+                // solution depends on the starting point, and only a cold start reproduces
+                // libsvm's. Every other kernel has one optimum, which warm starts reach sooner.
+                ws.set_warm_start(svc.kernel != Kernel::Sigmoid);
+                Some(ws)
+            }
+            _ => None,
+        };
+        Ok(fits
+            .iter()
+            .map(|&(candidate, fold)| {
+                let params = &self.params[candidate];
+                let fit = || match (params, workspace.as_mut()) {
+                    (EstimatorParams::Svc(svc), Some(ws)) => svc
+                        .build()
+                        .and_then(|svc| ws.fit(&svc))
+                        .map(Fitted::Svc)
+                        .map_err(|e| e.to_string()),
+                    _ => params.fit(&fold_train),
+                };
+                let started = Instant::now();
+                let fitted = injected_failure(candidate).map_or_else(fit, Err);
+                let fit_time = started.elapsed().as_secs_f64();
+                self.evaluate(candidate, fold, (&fold_train, &fold_test), fitted, fit_time)
+            })
+            .collect())
+    }
+
+    /// Scores one fit that took `fit_time` seconds.
+    fn evaluate(
+        &self,
+        candidate: usize,
+        fold: usize,
+        (train, test): (&Dataset, &Dataset),
+        fitted: Result<Fitted, String>,
+        fit_time: f64,
+    ) -> SplitOutcome {
+        let started = Instant::now();
+        let scores = fitted.and_then(|model| {
+            let test_score = score(self.metric, &model, test)?;
+            let train_score = match self.return_train_score {
+                true => score(self.metric, &model, train)?,
+                false => f64::NAN,
+            };
+            Ok((test_score, train_score, model.n_support()))
+        });
+        let score_time = started.elapsed().as_secs_f64();
+        let (test_score, train_score, n_support, error) = match scores {
+            Ok((test, train, n_support)) => (test, train, n_support, String::new()),
+            Err(error) => (f64::NAN, f64::NAN, None, error),
+        };
+        SplitOutcome {
+            candidate,
+            fold,
+            fit_time,
+            score_time,
+            test_score,
+            train_score,
+            n_support: n_support.map_or(-1, |n| n as i64),
+            error,
+        }
+    }
+}
+
+/// The tasks: chains of SVC fits equal but for C (in increasing C), every other fit alone;
+/// ordered by their first (fold, candidate).
+fn chain_fits(params: &[EstimatorParams], n_folds: usize) -> Vec<TaskFits> {
+    let mut chains: Vec<(ChainKey, Vec<usize>)> = Vec::new();
+    for fold in 0..n_folds {
+        for (candidate, p) in params.iter().enumerate() {
+            let key = match p {
+                EstimatorParams::Svc(svc) => ChainKey::Svc {
+                    fold,
+                    without_c: SvcParams {
+                        c: 0.0,
+                        ..svc.clone()
+                    },
+                },
+                _ => ChainKey::Alone { fold, candidate },
+            };
+            match chains.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(candidate),
+                None => chains.push((key, vec![candidate])),
+            }
+        }
+    }
+    let c_of = |candidate: usize| match &params[candidate] {
+        EstimatorParams::Svc(svc) => svc.c,
+        _ => 0.0,
+    };
+    let mut tasks: Vec<TaskFits> = chains
+        .into_iter()
+        .map(|(key, mut members)| {
+            let fold = match key {
+                ChainKey::Svc { fold, .. } | ChainKey::Alone { fold, .. } => fold,
+            };
+            members.sort_by(|&a, &b| c_of(a).total_cmp(&c_of(b)).then(a.cmp(&b)));
+            members.into_iter().map(|c| (c, fold)).collect()
+        })
+        .collect();
+    tasks.sort_by_key(|fits| fits.iter().map(|&(c, f)| (f, c)).min());
+    tasks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::estimator::EstimatorKind;
+
+    fn params(kind: EstimatorKind, text: &str) -> EstimatorParams {
+        EstimatorParams::from_toml(kind, &text.parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn svcs_equal_but_for_c_chain_in_increasing_c_per_fold() {
+        let svc = |c: f64, kernel: &str| {
+            params(
+                EstimatorKind::Svc,
+                &format!("C = {c:?}\nkernel = \"{kernel}\""),
+            )
+        };
+        let all = vec![
+            svc(2.0, "rbf"),
+            svc(0.5, "rbf"),
+            svc(1.0, "poly"),
+            svc(0.1, "rbf"),
+        ];
+        let tasks = chain_fits(&all, 2);
+        assert_eq!(
+            tasks,
+            vec![
+                vec![(3, 0), (1, 0), (0, 0)],
+                vec![(2, 0)],
+                vec![(3, 1), (1, 1), (0, 1)],
+                vec![(2, 1)],
+            ]
+        );
+    }
+
+    #[test]
+    fn other_estimators_fit_alone() {
+        let lr = |c: f64| params(EstimatorKind::LogisticRegression, &format!("C = {c:?}"));
+        let tasks = chain_fits(&[lr(1.0), lr(2.0)], 2);
+        assert_eq!(
+            tasks,
+            vec![vec![(0, 0)], vec![(1, 0)], vec![(0, 1)], vec![(1, 1)]]
+        );
+    }
+}
