@@ -5,6 +5,7 @@
 //! reports. MPI lives in `runtime`; algorithms (`mc`) know nothing of it.
 
 pub mod cli;
+pub mod files;
 pub mod jobfile;
 pub mod mc;
 pub mod ml;
@@ -89,11 +90,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Hosts(args) => {
-            print!("{}", scaling::hosts(&args)?);
+            print!(
+                "{}",
+                scaling::hosts(&args.hostfile, args.ranks_per_host.map(usize::from))?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::RecordRun(args) => {
-            println!("{}", scaling::runs::record_run(&args)?);
+            let record = scaling::runs::RunRecord {
+                result: args.result,
+                job: args.job,
+                into: args.into,
+                host_names: args.host_names,
+                repeat: args.repeat,
+                wall_seconds: args.wall_seconds,
+            };
+            println!("{}", scaling::runs::record_run(&record)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Simulate(args) => {

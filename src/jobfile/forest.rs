@@ -49,7 +49,7 @@ impl ForestJob {
     /// Reads and validates a job file and loads its data (rank 0).
     pub fn from_text(job: &JobText, overrides: &Overrides) -> anyhow::Result<Self> {
         if let Some(path) = &overrides.save_model {
-            crate::runner::check_output_folder("--save-model", path)?;
+            crate::files::check_output_folder("--save-model", path)?;
         }
         let file: ForestFile = job.parse()?;
         let invalid = |message: String| JobError::invalid(&job.path, message);

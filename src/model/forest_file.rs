@@ -61,7 +61,7 @@ pub struct ForestModelWriter {
 impl ForestModelWriter {
     /// Continues `<path>.partial` if a run of the same job left it, else starts it afresh.
     pub fn open_or_create(path: &Path, shape: &ForestShape) -> anyhow::Result<Self> {
-        let partial = crate::runner::partial_path(path);
+        let partial = crate::files::partial_path(path);
         let resumable = partial.exists()
             && ResultFile::open_read(&partial)
                 .and_then(|f| f.attr("job"))
@@ -180,8 +180,7 @@ impl ForestModelWriter {
         } = self;
         drop(trees);
         drop(file);
-        std::fs::rename(&partial, &path)
-            .with_context(|| format!("renaming `{}` to `{}`", partial.display(), path.display()))?;
+        crate::files::put_in_place(&partial, &path)?;
         Ok(path)
     }
 }

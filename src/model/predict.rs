@@ -9,6 +9,7 @@ use anyhow::Context;
 use ndarray::Array2;
 
 use super::{open, Model};
+use crate::files;
 use crate::ml::dataset::{encode_labels, load_samples};
 use crate::ml::forest::argmax_rows;
 use crate::results::{ResultFile, Schema, Table, Value};
@@ -76,21 +77,11 @@ pub fn predict(options: &PredictOptions) -> anyhow::Result<String> {
 }
 
 fn output_path(options: &PredictOptions) -> anyhow::Result<PathBuf> {
-    match &options.out {
-        Some(out) => {
-            crate::runner::check_output_folder("--out", out)?;
-            Ok(out.clone())
-        }
-        None => {
-            let dir = Path::new("results");
-            std::fs::create_dir_all(dir).context("creating the default output folder `results`")?;
-            let stem = options
-                .data
-                .file_stem()
-                .map_or("data".into(), |s| s.to_string_lossy());
-            Ok(dir.join(format!("{stem}-predictions.h5")))
-        }
-    }
+    let stem = options
+        .data
+        .file_stem()
+        .map_or("data".into(), |s| s.to_string_lossy());
+    files::output_path(options.out.as_deref(), &format!("{stem}-predictions.h5"))
 }
 
 fn run_model(model: &Model, x: &Array2<f64>) -> anyhow::Result<Predictions> {
@@ -161,7 +152,7 @@ fn write(
     model: &Model,
     accuracy: Option<f64>,
 ) -> anyhow::Result<()> {
-    let partial = crate::runner::partial_path(out);
+    let partial = files::partial_path(out);
     let file = ResultFile::create(&partial)
         .with_context(|| format!("cannot write `{}`", partial.display()))?;
     let path_text = |p: &Path| Value::Str(p.display().to_string());
@@ -175,6 +166,5 @@ fn write(
     file.write_table("predictions", table)?;
     file.flush()?;
     drop(file);
-    std::fs::rename(&partial, out)
-        .with_context(|| format!("renaming `{}` to `{}`", partial.display(), out.display()))
+    files::put_in_place(&partial, out)
 }

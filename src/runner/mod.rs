@@ -18,6 +18,7 @@ use anyhow::Context;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::cli::RunArgs;
+use crate::files;
 use crate::jobfile::JobText;
 use crate::results::{ResultFile, Row, Schema, Table, Value};
 use crate::runtime::progress::Progress;
@@ -142,43 +143,10 @@ fn prepare<J: JobKind>(
 ) -> anyhow::Result<(J, Journal)> {
     let text = JobText::read(&args.job)?;
     let job = validate(&text)?;
-    let out = output_path(args.out.as_deref(), &text)?;
+    let out = files::output_path(args.out.as_deref(), &format!("{}.h5", text.name()))?;
     job.check_output(&out)?;
     let journal = open_journal(&job, &text, &out, args.resume, cluster)?;
     Ok((job, journal))
-}
-
-/// The result file: `--out`, whose folder must exist, or `results/<job name>.h5`.
-fn output_path(out: Option<&Path>, job: &JobText) -> anyhow::Result<PathBuf> {
-    let Some(out) = out else {
-        let dir = Path::new("results");
-        std::fs::create_dir_all(dir).context("creating the default output folder `results`")?;
-        return Ok(dir.join(format!("{}.h5", job.name())));
-    };
-    check_output_folder("--out", out)?;
-    Ok(out.to_path_buf())
-}
-
-/// Refuses an output path (given with `flag`) whose folder does not exist.
-pub(crate) fn check_output_folder(flag: &str, path: &Path) -> anyhow::Result<()> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !parent.is_dir() {
-        anyhow::bail!(
-            "{flag} `{}`: folder `{}` does not exist (create it first or choose another {flag})",
-            path.display(),
-            parent.display()
-        );
-    }
-    Ok(())
-}
-
-pub(crate) fn partial_path(out: &Path) -> PathBuf {
-    let mut name = out.as_os_str().to_owned();
-    name.push(".partial");
-    PathBuf::from(name)
 }
 
 fn open_journal<J: JobKind>(
@@ -188,7 +156,7 @@ fn open_journal<J: JobKind>(
     resume: bool,
     cluster: &Cluster,
 ) -> anyhow::Result<Journal> {
-    let path = partial_path(out);
+    let path = files::partial_path(out);
     let previous = [&path, &out.to_path_buf()]
         .into_iter()
         .find(|p| resume && p.exists())
@@ -363,13 +331,7 @@ fn run_and_finish<J: JobKind>(
         .set_attr("wall_seconds", &Value::F64(wall_seconds))?;
     journal.file.flush()?;
     drop(journal.file);
-    std::fs::rename(&journal.path, &journal.out).with_context(|| {
-        format!(
-            "renaming `{}` to `{}`",
-            journal.path.display(),
-            journal.out.display()
-        )
-    })?;
+    files::put_in_place(&journal.path, &journal.out)?;
     if !args.quiet {
         eprintln!("triton-batch: wrote {}", journal.out.display());
     }

@@ -7,8 +7,8 @@ pub mod hostfile;
 pub mod runs;
 
 use std::fmt::Write;
+use std::path::Path;
 
-use crate::cli::HostsArgs;
 pub use hostfile::{Host, Hostfile, HostfileError};
 
 /// One mpirun of a sweep: these hosts, each with its number of ranks.
@@ -78,9 +78,9 @@ fn ranks_on(
 
 /// `triton-batch hosts`: the plan as text, a header comment then one tab-separated line per run:
 /// hosts, ranks, host names (comma-separated), mpirun's `--host` value.
-pub fn hosts(args: &HostsArgs) -> anyhow::Result<String> {
-    let file = Hostfile::read(&args.hostfile)?;
-    let steps = plan(&file, args.ranks_per_host.map(usize::from))?;
+pub fn hosts(hostfile: &Path, ranks_per_host: Option<usize>) -> anyhow::Result<String> {
+    let file = Hostfile::read(hostfile)?;
+    let steps = plan(&file, ranks_per_host)?;
     let mut text = String::from("# hosts\tranks\thost_names\tmpirun_hosts\n");
     for step in &steps {
         writeln!(

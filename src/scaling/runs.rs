@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
-use crate::cli::RecordRunArgs;
 use crate::jobfile::JobText;
 use crate::results::{ResultFile, Row, Schema, Value};
 
@@ -140,7 +139,24 @@ pub fn append_run(into: &Path, row: Row) -> anyhow::Result<()> {
 }
 
 /// `triton-batch record-run`: appends the run's row and returns a one-line summary of it.
-pub fn record_run(args: &RecordRunArgs) -> anyhow::Result<String> {
+/// What `record-run` is told about a finished run.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    /// The run's result file.
+    pub result: PathBuf,
+    /// The job file that was run.
+    pub job: PathBuf,
+    /// The scaling file to append to (created if missing).
+    pub into: PathBuf,
+    /// Hosts the run used, comma-separated as in the hostfile.
+    pub host_names: String,
+    /// Which repetition of this configuration this run was (1..R).
+    pub repeat: u32,
+    /// Seconds the whole mpirun took, measured around it.
+    pub wall_seconds: f64,
+}
+
+pub fn record_run(args: &RunRecord) -> anyhow::Result<String> {
     if !(args.wall_seconds.is_finite() && args.wall_seconds >= 0.0) {
         bail!(
             "--wall-seconds {}: expected the seconds the run took (a number >= 0)",
