@@ -130,6 +130,10 @@ pub(crate) fn write_records(
     if n == 0 {
         return Ok(());
     }
+    // SAFETY: the dataset id is live for the borrow; both dataspaces are owned (closed on drop);
+    // the hyperslab selects exactly `n` rows and `buf` holds `n` records of `mem_type` (asserted
+    // above), so H5Dwrite reads only inside `buf`. `locked` serialises calls into the library,
+    // which is built without thread safety.
     locked(|| unsafe {
         let file_space = owned_space(H5Dget_space(dataset.id()))?;
         let start = [start as hsize_t];
@@ -247,6 +251,7 @@ fn decode(bytes: &[u8], how: Decode) -> Value {
             if p.is_null() {
                 Value::Str(String::new())
             } else {
+                // SAFETY: `p` is non-null and points at the NUL-terminated string HDF5 allocated.
                 Value::Str(unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
             }
         }
@@ -256,11 +261,15 @@ fn decode(bytes: &[u8], how: Decode) -> Value {
 
 /// True when the datatype is a compound.
 pub(crate) fn is_compound(dtype: &Datatype) -> bool {
+    // SAFETY: `dtype` owns a live datatype id; the call only reads it.
     locked(|| unsafe { H5Tget_class(dtype.id()) } == H5T_class_t::H5T_COMPOUND)
 }
 
 /// The members of a compound datatype: name and (owned) type.
 fn members(dtype: &Datatype) -> anyhow::Result<Vec<(String, Datatype)>> {
+    // SAFETY: `dtype` owns a live compound datatype id and `i` stays below its member count;
+    // a member name is a NUL-terminated string HDF5 allocated, copied before H5free_memory frees
+    // it, and every member type id is fresh and taken into an owned `Datatype`.
     locked(|| unsafe {
         let n = hdf5::h5check(H5Tget_nmembers(dtype.id()))?;
         let mut out = Vec::with_capacity(n as usize);
@@ -324,6 +333,9 @@ pub(crate) fn read_compound(dataset: &hdf5::Dataset) -> anyhow::Result<(Schema, 
                 fields: mem_fields,
                 size,
             }))?;
+            // SAFETY: `mem_type` describes records of `size` bytes whose fields lie inside them
+            // (offsets built above), and `buf` holds one record per element of the dataset's
+            // whole dataspace (`n`), so H5Dread writes only inside `buf`.
             unsafe {
                 hdf5::h5check(H5Dread(
                     dataset.id(),
@@ -337,6 +349,9 @@ pub(crate) fn read_compound(dataset: &hdf5::Dataset) -> anyhow::Result<(Schema, 
             let rows = decode_records(&fields, &buf, size, n);
             if has_vlen {
                 let space = dataset.space()?;
+                // SAFETY: `buf` holds what H5Dread wrote with `mem_type` over `space`; reclaiming
+                // frees the variable-length strings HDF5 allocated there, after `decode_records`
+                // copied them, and nothing reads those pointers again.
                 unsafe {
                     #[allow(deprecated)] // H5Treclaim only exists from HDF5 1.12
                     H5Dvlen_reclaim(
@@ -441,6 +456,7 @@ pub(crate) fn read_attr(attr: &hdf5::Attribute) -> anyhow::Result<Value> {
         let size = mem.size();
         let mem_type = Datatype::from_descriptor(&mem)?;
         let mut buf = vec![0u8; n * size];
+        // SAFETY: `buf` holds `n` elements (the attribute's dataspace) of `mem_type`'s size.
         unsafe {
             hdf5::h5check(H5Aread(
                 attr.id(),
@@ -450,6 +466,8 @@ pub(crate) fn read_attr(attr: &hdf5::Attribute) -> anyhow::Result<Value> {
         }
         let values: Vec<Value> = buf.chunks_exact(size).map(|b| decode(b, how)).collect();
         if matches!(how, Decode::VarStr) {
+            // SAFETY: as for datasets: frees the strings H5Aread allocated in `buf` after `decode`
+            // copied them.
             unsafe {
                 #[allow(deprecated)] // H5Treclaim only exists from HDF5 1.12
                 H5Dvlen_reclaim(
