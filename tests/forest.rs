@@ -85,24 +85,38 @@ fn identical_forest_on_any_rank_count_and_after_resume() {
     assert_eq!(summary.i64_column("n_estimators").unwrap()[0], 60);
     let accuracy = summary.f64_column("test_accuracy").unwrap()[0];
     let oob = summary.f64_column("oob_score").unwrap()[0];
-    assert!(
-        accuracy > 0.8 && oob > 0.8,
-        "accuracy {accuracy}, oob {oob}"
-    );
+    // scikit-learn's mean over 10 seeds on its own stratified split of the same data
+    // (scripts/reference/forest_job.py); our split differs, so allow a few test samples more
+    // than the seed-to-seed spread (150 test rows: one sample is 0.0067).
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/reference/forest_job.json").unwrap())
+            .unwrap();
+    for (ours, key) in [(accuracy, "test_accuracy_mean"), (oob, "oob_score_mean")] {
+        let theirs = reference[key].as_f64().unwrap();
+        assert!(
+            (ours - theirs).abs() < 0.04,
+            "{key}: ours {ours}, scikit-learn {theirs}"
+        );
+    }
     let importances = table(&out("np1.h5"), "feature_importances")
         .f64_column("importance")
         .unwrap();
     assert!((importances.iter().sum::<f64>() - 1.0).abs() < 1e-9);
 
-    // Static shares give rank 1 its second block for sure, where the switch fails it.
+    // Rank 0 fails right after its journal holds 5 of the 15 blocks.
     let failed = run(
         2,
         "resumed.h5",
-        &["--schedule", "static"],
-        &[("TRITON_BATCH_TEST_FAIL", "error@1")],
+        &[],
+        &[("TRITON_BATCH_TEST_FAIL", "journal@5")],
     );
     assert_ne!(failed.code(), Some(0));
     assert!(failed.elapsed.as_secs() < 30, "took {:?}", failed.elapsed);
+    assert!(
+        failed.stderr().contains("after 5 journaled tasks"),
+        "{}",
+        failed.stderr()
+    );
     assert!(!out("resumed.h5").exists());
     run(2, "resumed.h5", &["--resume"], &[]).assert_success();
     assert_same_forest(&out("np1.h5"), &out("resumed.h5"));
@@ -111,10 +125,7 @@ fn identical_forest_on_any_rank_count_and_after_resume() {
         .unwrap()
         .iter()
         .sum();
-    assert!(
-        regrown < 15,
-        "the resume grows only the missing blocks, not all 15 ({regrown})"
-    );
+    assert_eq!(regrown, 10, "the resume grows only the 10 missing blocks");
 }
 
 #[test]

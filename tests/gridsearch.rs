@@ -210,14 +210,26 @@ fn identical_on_any_rank_count_and_after_resume() {
             path_str(&out("resumed.h5")),
         ],
         120,
-        &[("TRITON_BATCH_TEST_FAIL", "panic@1")],
+        &[("TRITON_BATCH_TEST_FAIL", "journal@3")],
     );
     assert_ne!(failed.code(), Some(0));
     assert!(failed.elapsed.as_secs() < 30, "took {:?}", failed.elapsed);
-    assert!(failed.stderr().contains("rank 1 on"), "{}", failed.stderr());
+    assert!(failed.stderr().contains("rank 0 on"), "{}", failed.stderr());
     assert!(!out("resumed.h5").exists());
     run(2, "resumed.h5", &["--resume"]).assert_success();
     assert_same_results(&out("np1.h5"), &out("resumed.h5"));
+    let tasks_run = |file: &str| -> i64 {
+        let ranks = ResultFile::open_read(&out(file))
+            .unwrap()
+            .read_table("ranks")
+            .unwrap();
+        ranks.i64_column("tasks").unwrap().iter().sum()
+    };
+    assert_eq!(
+        tasks_run("resumed.h5"),
+        tasks_run("np1.h5") - 3,
+        "the resume runs only the tasks the journal lacks"
+    );
 }
 
 /// A fit that fails scores NaN (scikit-learn's error_score = nan), keeps its error text in

@@ -108,10 +108,9 @@ mod tests {
     }
 
     #[test]
-    fn geometric_asian_matches_stack_example() {
-        // STACK.md: S0 100, K 95, r 0.05, q 0.01, sigma 0.3, T 1, n 12 -> 10.3354.
+    fn geometric_asian_call_and_put_keep_parity() {
+        // The price itself is checked against scipy in src/mc/tests.rs; here, its parity.
         let c = geometric_asian(OptionType::Call, 100.0, 95.0, 0.05, 0.01, 0.3, 1.0, 12);
-        assert!((c - 10.3354).abs() < 1e-4, "{c}");
         // Put-call parity on the same lognormal: C - P = e^{-rT}(E[G] - K).
         let p = geometric_asian(OptionType::Put, 100.0, 95.0, 0.05, 0.01, 0.3, 1.0, 12);
         let (nf, t, sig) = (12.0f64, 1.0, 0.3f64);

@@ -23,7 +23,7 @@ use crate::jobfile::JobText;
 use crate::results::{ResultFile, Row, Schema, Table, Value};
 use crate::runtime::progress::Progress;
 use crate::runtime::scheduler::{self, Completed, Tasks};
-use crate::runtime::Cluster;
+use crate::runtime::{failure, Cluster};
 
 /// What a job kind adds to the shared run: its tasks, its journal rows and its reduction.
 pub trait JobKind: Serialize + DeserializeOwned + Clone {
@@ -293,6 +293,7 @@ fn run_and_finish<J: JobKind>(
     let pending: Vec<usize> = (0..job.n_tasks()).filter(|t| !done.contains(t)).collect();
     let mut progress = Progress::new(job.n_tasks(), done.len(), args.quiet);
     let mut ranks = RankLoad::new(cluster.hosts());
+    let mut journaled = done.len();
     scheduler::run(
         cluster,
         &job.worker()?,
@@ -317,7 +318,8 @@ fn run_and_finish<J: JobKind>(
             rows.append(&task_rows)?;
             running.absorb(job, &completed.output, &journal.file)?;
             progress.task_done();
-            Ok(())
+            journaled += 1;
+            failure::injected_after_journaled(journaled)
         },
     )?;
     progress.finish();

@@ -66,3 +66,15 @@ pub fn injected_fit_failure(candidate: usize) -> Option<String> {
     let target = spec.strip_prefix("fit@")?;
     (target.parse() == Ok(candidate)).then(|| format!("injected fit failure ({spec})"))
 }
+
+/// Test-only switch: `TRITON_BATCH_TEST_FAIL=journal@K` makes rank 0 fail the run right after its
+/// journal holds K tasks, so that a test knows exactly what a resume finds there.
+pub(crate) fn injected_after_journaled(journaled: usize) -> anyhow::Result<()> {
+    let spec = std::env::var("TRITON_BATCH_TEST_FAIL").unwrap_or_default();
+    match spec.strip_prefix("journal@") {
+        Some(k) if k.parse() == Ok(journaled) => {
+            anyhow::bail!("injected failure after {journaled} journaled tasks ({spec})")
+        }
+        _ => Ok(()),
+    }
+}
