@@ -20,7 +20,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::cli::RunArgs;
 use crate::jobfile::JobText;
 use crate::results::{ResultFile, Row, Schema, Table, Value};
-use crate::runtime::progress::Progress;
+use crate::runtime::progress::{Progress, ProgressChoice};
 use crate::runtime::scheduler::{self, Completed, Tasks};
 use crate::runtime::Cluster;
 
@@ -314,7 +314,12 @@ fn run_and_finish<J: JobKind>(
     let done: std::collections::BTreeSet<usize> =
         covered.unwrap_or(journal.recorded).into_iter().collect();
     let pending: Vec<usize> = (0..job.n_tasks()).filter(|t| !done.contains(t)).collect();
-    let mut progress = Progress::new(job.n_tasks(), done.len(), args.quiet);
+    let shown = if args.quiet {
+        ProgressChoice::None
+    } else {
+        args.progress
+    };
+    let mut progress = Progress::with_choice(job.n_tasks(), done.len(), shown);
     let mut ranks = RankLoad::new(cluster.hosts());
     scheduler::run(
         cluster,
