@@ -84,6 +84,10 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    /// Progress display: auto (TRITON_BATCH_PROGRESS, which scripts/mpirun sets to bar at a
+    /// terminal; else bar when stderr is a terminal, else lines), bar, lines or none.
+    #[arg(long, default_value = "auto", value_name = "auto|bar|lines|none")]
+    pub progress: crate::runtime::progress::ProgressChoice,
 }
 
 #[derive(Debug, Args)]
@@ -92,7 +96,7 @@ pub struct ShowArgs {
     pub file: PathBuf,
     /// Show only this table.
     pub table: Option<String>,
-    /// Print every row instead of the first five.
+    /// Print every row instead of the first five, and the job text (`job_toml`) in full.
     #[arg(long)]
     pub all: bool,
     /// Sort rows by this column (ascending) before printing.

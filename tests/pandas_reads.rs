@@ -176,7 +176,20 @@ fn pandas_reads_cv_results_with_scikit_learn_columns() {
         records[0]["params"],
         r#"{"C":0.01,"kernel":"rbf","shrinking":true}"#
     );
-    assert_eq!(records[1]["param_shrinking"], "False");
+    // A bool column: HDF5's boolean enum, which pandas reads as int8 0/1, so that
+    // `df.param_shrinking == True` selects the candidates that shrink (as text it would select none).
+    let shrinking = columns(&seen, "cv_results")
+        .iter()
+        .position(|c| c == "param_shrinking")
+        .unwrap();
+    assert_eq!(seen["tables"]["cv_results"]["dtypes"][shrinking], "int8");
+    for record in records {
+        let shrinks = record["params"]
+            .as_str()
+            .unwrap()
+            .contains(r#""shrinking":true"#);
+        assert_eq!(record["param_shrinking"], i64::from(shrinks), "{record}");
+    }
     assert_eq!(records[2]["param_kernel"], "poly");
     assert_eq!(
         seen["tables"]["splits"]["records"]

@@ -1,7 +1,7 @@
 //! Text grids in the style of pandas' `print(df)`: an index column, column names as headers,
 //! numbers right-aligned and formatted per column as pandas does (6 decimals with trailing zeros
 //! trimmed alike down the column, scientific notation when a column holds tiny or huge values),
-//! strings left-aligned. Wide tables are never truncated.
+//! booleans right-aligned, strings left-aligned. Wide tables are never truncated.
 
 use crate::results::{ColumnType, Table, Value};
 
@@ -83,13 +83,15 @@ fn pad_right(s: &str, width: usize) -> String {
     format!("{s}{}", " ".repeat(width.saturating_sub(n)))
 }
 
-/// An integer as pandas prints it (`f"{x: d}"`), or anything else as text.
+/// An integer as pandas prints it (`f"{x: d}"`), or anything else as text (booleans right-aligned
+/// as `True`/`False`, as pandas prints a bool column).
 fn format_other(v: &Value) -> String {
     match v {
         Value::I64(i) if *i >= 0 => format!(" {i}"),
         Value::I64(i) => i.to_string(),
         Value::F64(x) => format_floats(&[*x]).remove(0),
         Value::Str(s) => format!(" {s}"),
+        Value::Bool(_) => format!(" {v}"),
     }
 }
 

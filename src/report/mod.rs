@@ -1,6 +1,6 @@
 //! `triton-batch show`: a result file as text. First the file's root attributes, one
-//! `name: value` per line (multi-line values such as `job_toml` in full, indented below the
-//! name), then each table (or the one asked for) under `== <table> (<n> rows) ==` as an aligned
+//! `name: value` per line (empty ones left out; a multi-line value such as `job_toml` as its line
+//! count, or with `--all` in full, indented below the name), then each table (or the one asked for) under `== <table> (<n> rows) ==` as an aligned
 //! grid like pandas' `print(df.head())`, optionally sorted by a column. `scaling` reports the
 //! scaling runs (`triton-batch report`), `plot` draws result files as charts.
 
@@ -23,7 +23,7 @@ pub use grid::format_floats;
 pub struct ShowOptions {
     /// Only this table (default: every table, in name order).
     pub table: Option<String>,
-    /// Every row instead of the first `head`.
+    /// Every row instead of the first `head`, and multi-line attributes in full.
     pub all: bool,
     /// Sort rows by this column, ascending (stable; NaN last), before taking the head.
     /// Without `table` it applies to the tables that have the column.
@@ -95,7 +95,7 @@ pub fn show(path: &Path, opts: &ShowOptions) -> anyhow::Result<String> {
 
     let mut out = String::new();
     for (name, value) in &attrs {
-        render_attr(&mut out, name, value);
+        render_attr(&mut out, name, value, opts.all);
     }
     for (table, name) in &tables {
         let mut indices: Vec<usize> = (0..table.len()).collect();
@@ -128,11 +128,19 @@ fn list(names: &[String]) -> String {
     }
 }
 
-/// `name: value`, or for multi-line text `name:` and the lines indented by four spaces.
-fn render_attr(out: &mut String, name: &str, value: &Value) {
+/// `name: value`; nothing for an empty value; for multi-line text its line count, or with `full`
+/// `name:` and the lines indented by four spaces. The job text is what a reader skips on the way
+/// to the tables, and what `--all` is for.
+fn render_attr(out: &mut String, name: &str, value: &Value, full: bool) {
     let text = value.to_string();
     let text = text.trim_end_matches(['\n', '\r']);
-    if text.contains('\n') {
+    if text.is_empty() {
+        return;
+    }
+    if text.contains('\n') && !full {
+        let lines = text.lines().count();
+        let _ = writeln!(out, "{name}: ({lines} lines; --all prints them)");
+    } else if text.contains('\n') {
         let _ = writeln!(out, "{name}:");
         for line in text.lines() {
             let line = format!("    {line}");
@@ -143,11 +151,13 @@ fn render_attr(out: &mut String, name: &str, value: &Value) {
     }
 }
 
-/// Ascending order of one column's values: numbers by value with NaN last, strings by bytes.
+/// Ascending order of one column's values: numbers by value with NaN last, strings by bytes,
+/// false before true.
 fn compare(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::I64(x), Value::I64(y)) => x.cmp(y),
         (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         _ => match (a.as_f64(), b.as_f64()) {
             (Some(x), Some(y)) => match (x.is_nan(), y.is_nan()) {
                 (false, false) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),

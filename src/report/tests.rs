@@ -7,10 +7,12 @@ fn opts() -> ShowOptions {
     ShowOptions::default()
 }
 
-/// A file with a multi-line attribute, a 2-row table and a 7-row table.
+/// A file with a multi-line attribute, an empty one, a 2-row table and a 7-row table.
 fn sample(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("r.h5");
     let file = ResultFile::create(&path).unwrap();
+    file.set_attr("job_fingerprint", &Value::Str(String::new()))
+        .unwrap();
     file.set_attr(
         "job_toml",
         &Value::Str("[job]\nkind = \"mc\"\n\npaths = 10\n".into()),
@@ -57,21 +59,33 @@ fn report_show_small_table_exact() {
         ..opts()
     };
     let text = show(&path, &o).unwrap();
-    let expected = [
-        "job_toml:",
-        "    [job]",
-        "    kind = \"mc\"",
-        "",
-        "    paths = 10",
-        "seed: 7",
-        &version_line(),
-        "wall_seconds: 0.5",
+    let table = [
         "",
         "== estimate (2 rows) ==",
         "   model   price  paths",
         "0  bs      10.50   1000",
         "1  heston   9.25  20000",
     ];
+    let after_job = ["seed: 7", &version_line(), "wall_seconds: 0.5"];
+    let expected = [
+        &["job_toml: (4 lines; --all prints them)"],
+        &after_job[..],
+        &table,
+    ]
+    .concat();
+    assert_eq!(text.lines().collect::<Vec<_>>(), expected, "\n{text}");
+
+    // --all prints the job text in full; the empty fingerprint never shows.
+    let o = ShowOptions { all: true, ..o };
+    let text = show(&path, &o).unwrap();
+    let job = [
+        "job_toml:",
+        "    [job]",
+        "    kind = \"mc\"",
+        "",
+        "    paths = 10",
+    ];
+    let expected = [&job[..], &after_job[..], &table].concat();
     assert_eq!(text.lines().collect::<Vec<_>>(), expected, "\n{text}");
 }
 
@@ -234,5 +248,25 @@ fn report_show_empty_table_and_attrs_only() {
             "{}\n\n== journal (0 rows) ==\n  task  host\n",
             version_line()
         )
+    );
+}
+
+#[test]
+fn report_grid_prints_booleans_as_pandas_does() {
+    let table = Table {
+        schema: Schema::new().bool("shrinking").str("kernel", 8),
+        rows: vec![
+            vec![Value::Bool(true), "rbf".into()],
+            vec![Value::Bool(false), "poly".into()],
+        ],
+    };
+    assert_eq!(
+        grid::render(&table, &[0, 1]),
+        "   shrinking  kernel\n0       True  rbf\n1      False  poly\n"
+    );
+    // Sorting by a bool column puts false first.
+    assert_eq!(
+        compare(&Value::Bool(false), &Value::Bool(true)),
+        Ordering::Less
     );
 }

@@ -57,8 +57,8 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    /// Columns in schema order; numbers aligned to 8 bytes as a C struct would be, strings
-    /// unaligned; the record padded to a multiple of 8 bytes.
+    /// Columns in schema order; numbers aligned to 8 bytes as a C struct would be, strings and
+    /// booleans unaligned; the record padded to a multiple of 8 bytes.
     pub fn of(schema: &Schema) -> Layout {
         let mut offsets = Vec::with_capacity(schema.len());
         let mut fields = Vec::with_capacity(schema.len());
@@ -68,6 +68,7 @@ impl Layout {
                 ColumnType::F64 => (TypeDescriptor::Float(FloatSize::U8), round_up(end, 8)),
                 ColumnType::I64 => (TypeDescriptor::Integer(IntSize::U8), round_up(end, 8)),
                 ColumnType::Str(n) => (TypeDescriptor::FixedAscii(n), end),
+                ColumnType::Bool => (TypeDescriptor::Boolean, end),
             };
             end = offset + ty.size();
             offsets.push(offset);
@@ -100,6 +101,7 @@ impl Layout {
                     (ColumnType::I64, Value::I64(i)) => {
                         field[..8].copy_from_slice(&i.to_ne_bytes())
                     }
+                    (ColumnType::Bool, Value::Bool(b)) => field[0] = u8::from(*b),
                     (ColumnType::Str(n), Value::Str(s)) => {
                         for (byte, c) in field[..n].iter_mut().zip(s.chars()) {
                             *byte = if c.is_ascii() && c != '\0' {
@@ -162,7 +164,9 @@ pub(crate) fn write_records(
 /// How one stored element is turned into a `Value`.
 #[derive(Clone, Copy, Debug)]
 enum Decode {
-    /// Integer, boolean or enum (its integer value), read native-endian.
+    /// HDF5's boolean enum (h5py's, ours): nonzero is true.
+    Bool,
+    /// Integer or enum (its integer value), read native-endian.
     Int {
         size: usize,
         signed: bool,
@@ -193,10 +197,7 @@ fn plan(desc: &TypeDescriptor) -> (Decode, Option<TypeDescriptor>) {
             size: *s as usize,
             signed: false,
         },
-        TD::Boolean => Decode::Int {
-            size: 1,
-            signed: true,
-        },
+        TD::Boolean => Decode::Bool,
         TD::Enum(e) => Decode::Int {
             size: e.size as usize,
             signed: e.signed,
@@ -212,6 +213,7 @@ fn plan(desc: &TypeDescriptor) -> (Decode, Option<TypeDescriptor>) {
 /// Decodes one element of `bytes` (which starts at the element).
 fn decode(bytes: &[u8], how: Decode) -> Value {
     match how {
+        Decode::Bool => Value::Bool(bytes[0] != 0),
         Decode::Int { size, signed } => {
             let mut raw = [0u8; 8];
             raw[..size].copy_from_slice(&bytes[..size]);
@@ -293,8 +295,8 @@ struct Field {
     offset: usize,
 }
 
-/// Reads every row of a 1-D compound dataset. Each member becomes a column: integers, booleans
-/// and enums `I64`, floats `F64`, strings `Str`; members of other types read as "?".
+/// Reads every row of a 1-D compound dataset. Each member becomes a column: integers and enums
+/// `I64`, booleans `Bool`, floats `F64`, strings `Str`; members of other types read as "?".
 pub(crate) fn read_compound(dataset: &hdf5::Dataset) -> anyhow::Result<(Schema, Vec<Row>)> {
     locked(|| {
         let dtype = dataset.dtype()?;
@@ -390,6 +392,7 @@ fn schema_of(fields: &[Field], rows: &[Row]) -> Schema {
         .map(|(i, f)| {
             let ty = match f.decode {
                 Decode::Int { .. } => ColumnType::I64,
+                Decode::Bool => ColumnType::Bool,
                 Decode::Float { .. } => ColumnType::F64,
                 Decode::FixedStr { size } => ColumnType::Str(size),
                 Decode::VarStr => {
@@ -411,7 +414,7 @@ fn schema_of(fields: &[Field], rows: &[Row]) -> Schema {
 }
 
 /// The schema to append to an existing table with: every member must be a type we write
-/// (8-byte float, 8-byte signed integer, fixed-length ASCII string).
+/// (8-byte float, 8-byte signed integer, boolean, fixed-length ASCII string).
 pub(crate) fn appendable_schema(dataset: &hdf5::Dataset) -> anyhow::Result<Schema> {
     let dtype = dataset.dtype()?;
     if !is_compound(&dtype) || dataset.ndim() != 1 {
@@ -426,8 +429,9 @@ pub(crate) fn appendable_schema(dataset: &hdf5::Dataset) -> anyhow::Result<Schem
             TypeDescriptor::Float(FloatSize::U8) => ColumnType::F64,
             TypeDescriptor::Integer(IntSize::U8) => ColumnType::I64,
             TypeDescriptor::FixedAscii(n) => ColumnType::Str(n),
+            TypeDescriptor::Boolean => ColumnType::Bool,
             other => bail!(
-                "column `{name}` is {other}; only f64, i64 and fixed-length ASCII string \
+                "column `{name}` is {other}; only f64, i64, bool and fixed-length ASCII string \
                  columns can be appended to (the table can still be read)"
             ),
         };

@@ -253,7 +253,8 @@ impl ResultFile {
     }
 
     /// Sets a root attribute, replacing any of that name: `F64` as a float64 scalar, `I64` as an
-    /// int64 scalar, `Str` as a variable-length UTF-8 string scalar (h5py reads it as `str`).
+    /// int64 scalar, `Bool` as HDF5's boolean enum, `Str` as a variable-length UTF-8 string scalar
+    /// (h5py reads it as `str`).
     pub fn set_attr(&self, name: &str, value: &Value) -> anyhow::Result<()> {
         let ctx = || format!("setting attribute `{name}` of {}", self.path.display());
         let exists = self
@@ -276,6 +277,11 @@ impl ResultFile {
                 .new_attr::<i64>()
                 .create(name)
                 .and_then(|a| a.write_scalar(i)),
+            Value::Bool(b) => self
+                .file
+                .new_attr::<bool>()
+                .create(name)
+                .and_then(|a| a.write_scalar(b)),
             Value::Str(s) => {
                 let s: VarLenUnicode = s
                     .parse()
@@ -290,8 +296,8 @@ impl ResultFile {
         .with_context(ctx)
     }
 
-    /// A root attribute. Integers of any width, booleans and enums read as `I64`, floats as
-    /// `F64`, strings (fixed or variable length) as `Str`; arrays and other types as a `Str`.
+    /// A root attribute. Integers of any width and enums read as `I64`, booleans as `Bool`, floats
+    /// as `F64`, strings (fixed or variable length) as `Str`; arrays and other types as a `Str`.
     pub fn attr(&self, name: &str) -> anyhow::Result<Value> {
         let ctx = || format!("reading attribute `{name}` of {}", self.path.display());
         let attr = self.file.attr(name).with_context(ctx)?;
@@ -396,8 +402,8 @@ impl ResultFile {
         Ok(self.file.dataset(name)?)
     }
 
-    /// Reads a whole table. Any 1-D compound dataset reads: integer, boolean and enum members
-    /// as `I64`, floats as `F64`, strings as `Str`, other member types as the string "?".
+    /// Reads a whole table. Any 1-D compound dataset reads: integer and enum members as `I64`,
+    /// booleans as `Bool`, floats as `F64`, strings as `Str`, other member types as the string "?".
     pub fn read_table(&self, name: &str) -> anyhow::Result<Table> {
         let ctx = || format!("reading table `{name}` of {}", self.path.display());
         let dataset = self.dataset(name).with_context(ctx)?;

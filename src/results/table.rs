@@ -1,5 +1,5 @@
 //! In-memory tables whose columns are known only at run time: the column types a result table
-//! may hold (`f64`, `i64`, fixed-length ASCII strings), the `Schema` naming them, the `Value`s of
+//! may hold (`f64`, `i64`, `bool`, fixed-length ASCII strings), the `Schema` naming them, the `Value`s of
 //! one `Row`, and `Table`, a schema with its rows. Nothing here touches HDF5; `super::hdf5io`
 //! maps these onto compound datasets.
 
@@ -18,12 +18,15 @@ pub enum ColumnType {
     I64,
     /// Fixed-length ASCII string of at most this many bytes (NUL-padded in the file).
     Str(usize),
+    /// Boolean, stored as HDF5's usual 1-byte enum (FALSE = 0, TRUE = 1): h5py reads it as
+    /// `bool`, pandas as 0/1 (so `df.col == True` selects the true rows).
+    Bool,
 }
 
 impl ColumnType {
     /// True for `F64` and `I64`.
     pub fn is_numeric(&self) -> bool {
-        !matches!(self, ColumnType::Str(_))
+        matches!(self, ColumnType::F64 | ColumnType::I64)
     }
 
     /// Whether `value` may be stored in a column of this type (an `I64` fits an `F64` column).
@@ -33,6 +36,7 @@ impl ColumnType {
             (ColumnType::F64, Value::F64(_) | Value::I64(_))
                 | (ColumnType::I64, Value::I64(_))
                 | (ColumnType::Str(_), Value::Str(_))
+                | (ColumnType::Bool, Value::Bool(_))
         )
     }
 }
@@ -43,6 +47,7 @@ impl fmt::Display for ColumnType {
             ColumnType::F64 => f.write_str("f64"),
             ColumnType::I64 => f.write_str("i64"),
             ColumnType::Str(n) => write!(f, "str({n})"),
+            ColumnType::Bool => f.write_str("bool"),
         }
     }
 }
@@ -88,6 +93,11 @@ impl Schema {
     /// Appends a fixed-length ASCII string column of `len` bytes (longer values are truncated).
     pub fn str(self, name: impl AsRef<str>, len: usize) -> Self {
         self.col(name, ColumnType::Str(len))
+    }
+
+    /// Appends a `bool` column.
+    pub fn bool(self, name: impl AsRef<str>) -> Self {
+        self.col(name, ColumnType::Bool)
     }
 
     pub fn len(&self) -> usize {
@@ -154,6 +164,7 @@ pub enum Value {
     F64(f64),
     I64(i64),
     Str(String),
+    Bool(bool),
 }
 
 /// One row: a value per column, in schema order.
@@ -165,7 +176,7 @@ impl Value {
         match *self {
             Value::F64(x) => Some(x),
             Value::I64(i) => Some(i as f64),
-            Value::Str(_) => None,
+            Value::Str(_) | Value::Bool(_) => None,
         }
     }
 
@@ -185,24 +196,27 @@ impl Value {
         }
     }
 
-    /// "f64", "i64" or "str".
+    /// "f64", "i64", "str" or "bool".
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::F64(_) => "f64",
             Value::I64(_) => "i64",
             Value::Str(_) => "str",
+            Value::Bool(_) => "bool",
         }
     }
 }
 
 impl fmt::Display for Value {
     /// Floats in their shortest round-trip form, like Python's `repr` (`1.0`, `0.25`, `1e-7`,
-    /// `NaN`, `inf`); integers and strings as they are.
+    /// `NaN`, `inf`); booleans as Python spells them (`True`); integers and strings as they are.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::F64(x) => write!(f, "{x:?}"),
             Value::I64(i) => write!(f, "{i}"),
             Value::Str(s) => f.write_str(s),
+            Value::Bool(true) => f.write_str("True"),
+            Value::Bool(false) => f.write_str("False"),
         }
     }
 }

@@ -224,7 +224,7 @@ fn results_foreign_attr_types() {
             ("arr".into(), Value::Str("[1, 2, 3]".into())),
             ("f32".into(), Value::F64(0.5)),
             ("fixed".into(), Value::Str("fixed".into())),
-            ("flag".into(), Value::I64(1)),
+            ("flag".into(), Value::Bool(true)),
             ("i16".into(), Value::I64(-3)),
             ("u64".into(), Value::I64(i64::MAX)),
         ]
@@ -303,7 +303,7 @@ fn results_foreign_compound_table() {
             .i64("a")
             .i64("b")
             .f64("c")
-            .i64("d")
+            .bool("d")
             .i64("e")
             .str("f", 6)
             .str("g", 8)
@@ -316,7 +316,7 @@ fn results_foreign_compound_table() {
             Value::I64(-5),
             Value::I64(65535),
             Value::F64(1.5),
-            Value::I64(1),
+            Value::Bool(true),
             Value::I64(7),
             s("héllo"),
             s("variable"),
@@ -329,7 +329,7 @@ fn results_foreign_compound_table() {
             Value::I64(3),
             Value::I64(0),
             Value::F64(-0.25),
-            Value::I64(0),
+            Value::Bool(false),
             Value::I64(1),
             s("")
         ]
@@ -398,8 +398,51 @@ fn results_open_errors() {
 }
 
 #[test]
+fn results_bool_columns_and_attrs_round_trip_and_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.h5");
+    let schema = Schema::new().f64("C").bool("shrinking").str("kernel", 8);
+    let mk = |c: f64, shrinking: bool| vec![Value::F64(c), Value::Bool(shrinking), "rbf".into()];
+    {
+        let file = ResultFile::create(&path).unwrap();
+        let mut w = file.create_table("cv_results", &schema).unwrap();
+        w.append(&[mk(0.1, true), mk(0.1, false)]).unwrap();
+        let err = w.append(&[vec![Value::F64(1.0), Value::I64(1), "rbf".into()]]);
+        assert!(
+            format!("{:#}", err.unwrap_err()).contains("column `shrinking` is bool"),
+            "an integer is not a bool"
+        );
+        file.set_attr("refit", &Value::Bool(true)).unwrap();
+    }
+    {
+        let file = ResultFile::open_rw(&path).unwrap();
+        let mut w = file.append_table("cv_results").unwrap();
+        assert_eq!(w.schema(), &schema);
+        w.append(&[mk(1.0, true)]).unwrap();
+    }
+    let file = ResultFile::open_read(&path).unwrap();
+    let table = file.read_table("cv_results").unwrap();
+    assert_eq!(table.schema, schema);
+    assert_eq!(
+        table.rows,
+        vec![mk(0.1, true), mk(0.1, false), mk(1.0, true)]
+    );
+    assert_eq!(file.attr("refit").unwrap(), Value::Bool(true));
+    assert_eq!(Value::Bool(false).to_string(), "False");
+    // Stored as HDF5's boolean enum, the type h5py reads as numpy bool.
+    let member = file.dataset("cv_results").unwrap().dtype().unwrap();
+    let hdf5::types::TypeDescriptor::Compound(compound) = member.to_descriptor().unwrap() else {
+        panic!("a table is a compound");
+    };
+    assert_eq!(compound.fields[1].ty, hdf5::types::TypeDescriptor::Boolean);
+}
+
+#[test]
 fn results_layout_is_padded() {
     let layout = Layout::of(&Schema::new().str("s", 3).f64("x").str("t", 1));
+    assert_eq!(layout.offsets, vec![0, 8, 16]);
+    assert_eq!(layout.size, 24);
+    let layout = Layout::of(&Schema::new().f64("x").bool("b").i64("i"));
     assert_eq!(layout.offsets, vec![0, 8, 16]);
     assert_eq!(layout.size, 24);
 }

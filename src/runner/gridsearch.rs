@@ -11,7 +11,7 @@ use crate::ml::search::{
     SplitNumbers, SplitOutcome, SplitScores,
 };
 use crate::model::{SavedModel, BEST_MODEL};
-use crate::results::{ResultFile, Row, Schema, Table, Value};
+use crate::results::{ColumnType, ResultFile, Row, Schema, Table, Value};
 use crate::runner::JobKind;
 use crate::runtime::failure;
 use crate::runtime::scheduler::Tasks;
@@ -260,38 +260,42 @@ impl GridSearchJob {
     }
 }
 
-/// A `param_<name>` column: numbers as f64 (NaN where a candidate lacks the parameter), anything
+/// A `param_<name>` column: numbers as f64 (NaN where a candidate lacks the parameter), booleans
+/// as bool when every candidate has one (scikit-learn's `cv_results_` holds booleans), anything
 /// else as text in Python's spelling (empty where lacking).
 struct ParamColumn {
     name: String,
-    numeric: bool,
+    ty: ColumnType,
 }
 
 impl ParamColumn {
     fn new(name: &str, candidates: &[Candidate]) -> Self {
-        let numeric = candidates
-            .iter()
-            .filter_map(|c| c.get(name))
-            .all(|v| v.as_f64().is_some());
+        let values: Vec<&ParamValue> = candidates.iter().filter_map(|c| c.get(name)).collect();
+        let ty = if values.iter().all(|v| v.as_f64().is_some()) {
+            ColumnType::F64
+        } else if values.len() == candidates.len()
+            && values.iter().all(|v| matches!(v, ParamValue::Bool(_)))
+        {
+            ColumnType::Bool
+        } else {
+            ColumnType::Str(32)
+        };
         ParamColumn {
             name: name.to_string(),
-            numeric,
+            ty,
         }
     }
 
     fn add_to(&self, schema: Schema) -> Schema {
-        let column = format!("param_{}", self.name);
-        match self.numeric {
-            true => schema.f64(column),
-            false => schema.str(column, 32),
-        }
+        schema.col(format!("param_{}", self.name), self.ty)
     }
 
     fn value(&self, candidate: &Candidate) -> Value {
         let value = candidate.get(&self.name);
-        match self.numeric {
-            true => Value::F64(value.and_then(ParamValue::as_f64).unwrap_or(f64::NAN)),
-            false => Value::Str(value.map(ToString::to_string).unwrap_or_default()),
+        match self.ty {
+            ColumnType::F64 => Value::F64(value.and_then(ParamValue::as_f64).unwrap_or(f64::NAN)),
+            ColumnType::Bool => Value::Bool(matches!(value, Some(ParamValue::Bool(true)))),
+            _ => Value::Str(value.map(ToString::to_string).unwrap_or_default()),
         }
     }
 }

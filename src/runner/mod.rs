@@ -21,7 +21,7 @@ use crate::cli::RunArgs;
 use crate::files;
 use crate::jobfile::JobText;
 use crate::results::{ResultFile, Row, Schema, Table, Value};
-use crate::runtime::progress::Progress;
+use crate::runtime::progress::{Progress, ProgressChoice};
 use crate::runtime::scheduler::{self, Completed, Tasks};
 use crate::runtime::{failure, Cluster};
 
@@ -291,7 +291,12 @@ fn run_and_finish<J: JobKind>(
     let done: std::collections::BTreeSet<usize> =
         covered.unwrap_or(journal.recorded).into_iter().collect();
     let pending: Vec<usize> = (0..job.n_tasks()).filter(|t| !done.contains(t)).collect();
-    let mut progress = Progress::new(job.n_tasks(), done.len(), args.quiet);
+    let shown = if args.quiet {
+        ProgressChoice::None
+    } else {
+        args.progress
+    };
+    let mut progress = Progress::with_choice(job.n_tasks(), done.len(), shown);
     let mut ranks = RankLoad::new(cluster.hosts());
     let mut journaled = done.len();
     scheduler::run(

@@ -182,6 +182,7 @@ struct Coordinator<'a> {
 impl<'a> Coordinator<'a> {
     fn new(cluster: &'a Cluster, pending: &[usize], schedule: Schedule) -> Self {
         let size = cluster.size();
+        super::progress::report_ranks(size, 0, 0);
         let shares = (0..size)
             .map(|rank| Some(pending[static_share(rank, size, pending.len())].to_vec()))
             .collect();
@@ -255,6 +256,8 @@ impl<'a> Coordinator<'a> {
         };
         if chunk.is_empty() {
             self.stopped += 1;
+            let size = self.cluster.size();
+            super::progress::report_ranks(size - self.stopped, self.stopped, 0);
         }
         chunk
     }

@@ -40,7 +40,7 @@ fn unset(v: &Value) -> bool {
     match v {
         Value::F64(x) => x.is_nan(),
         Value::Str(s) => s.is_empty(),
-        Value::I64(_) => false,
+        Value::I64(_) | Value::Bool(_) => false,
     }
 }
 
