@@ -247,7 +247,15 @@ fn a_crashed_node_ends_the_run_and_resume_completes_it(cluster: &Cluster, dir: &
     while !journal.exists() && started.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(journal.exists(), "the run never started its journal");
+    if !journal.exists() {
+        // `timeout` passes the TERM on to mpirun; the cluster's guard cleans the nodes.
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        let output = child.wait_with_output().expect("waiting for mpirun");
+        panic!(
+            "the run never started its journal:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     std::thread::sleep(Duration::from_secs(1));
     cluster
         .script("cluster", &["kill", "node3"], 30)
