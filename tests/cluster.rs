@@ -124,8 +124,8 @@ impl Cluster {
         run.stdout().trim().parse().expect("a process count")
     }
 
-    /// No rank, daemon or ssh session outlives mpirun on any node (a session may take a moment
-    /// to close after the ssh client is gone).
+    /// No rank or Open MPI daemon outlives mpirun on any node (they may take a moment to go
+    /// after mpirun has ended).
     fn assert_nothing_left(&self) {
         for node in NODES {
             let mut left = self.processes(node);
