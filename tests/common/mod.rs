@@ -131,3 +131,5 @@ pub fn job_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("writing a job file");
     path
 }
+
+pub mod same;
