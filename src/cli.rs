@@ -84,6 +84,17 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long)]
     pub quiet: bool,
+    /// A rank silent for this long is lost: its tasks run elsewhere (exit status 4), or, if it is
+    /// rank 0, the other ranks end (status 5; --resume continues from rank 0's journal).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub node_timeout: f64,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(seconds),
+        _ => Err("give a positive number of seconds, e.g. --node-timeout 30".into()),
+    }
 }
 
 #[derive(Debug, Args)]
