@@ -55,25 +55,7 @@ fn numbers(path: &Path) -> (Vec<u64>, Vec<Vec<Value>>) {
     .iter()
     .map(|c| estimate.f64_column(c).unwrap()[0].to_bits())
     .collect();
-    let blocks = table(path, "blocks");
-    let keep: Vec<usize> = blocks
-        .schema
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !["rank", "host", "seconds"].contains(&c.name.as_str()))
-        .map(|(i, _)| i)
-        .collect();
-    let mut rows: Vec<Vec<Value>> = blocks
-        .rows
-        .iter()
-        .map(|row| keep.iter().map(|&i| row[i].clone()).collect())
-        .collect();
-    rows.sort_by_key(|row| match row[0] {
-        Value::I64(task) => task,
-        _ => panic!("task column is an integer"),
-    });
-    (bits, rows)
+    (bits, block_sums(path))
 }
 
 fn parent_of(pid: u32) -> Option<u32> {
@@ -183,22 +165,19 @@ fn assert_none_left(pids: &[u32], run: &Run) {
     );
 }
 
-#[test]
-fn a_silent_worker_is_lost_and_the_job_completes_without_it() {
+/// The job file and the result of a whole run of it on one rank, to compare with.
+fn uninterrupted() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let dir = tempdir();
     let job = job_file(dir.path(), "mc.toml", JOB);
     let whole = dir.path().join("whole.h5");
-    triton(
-        &[
-            "montecarlo",
-            path_str(&job),
-            "--out",
-            path_str(&whole),
-            "--quiet",
-        ],
-        300,
-    )
-    .assert_success();
+    let out = ["--out", path_str(&whole), "--quiet"];
+    triton(&[&["montecarlo", path_str(&job)][..], &out].concat(), 300).assert_success();
+    (dir, job, whole)
+}
+
+#[test]
+fn a_silent_worker_is_lost_and_the_job_completes_without_it() {
+    let (dir, job, whole) = uninterrupted();
 
     // Static shares: the stopped rank surely holds unfinished tasks.
     let out = dir.path().join("lost.h5");
@@ -237,20 +216,7 @@ fn a_silent_worker_is_lost_and_the_job_completes_without_it() {
 
 #[test]
 fn a_silent_rank_0_makes_the_others_leave_and_resume_completes() {
-    let dir = tempdir();
-    let job = job_file(dir.path(), "mc.toml", JOB);
-    let whole = dir.path().join("whole.h5");
-    triton(
-        &[
-            "montecarlo",
-            path_str(&job),
-            "--out",
-            path_str(&whole),
-            "--quiet",
-        ],
-        300,
-    )
-    .assert_success();
+    let (dir, job, whole) = uninterrupted();
 
     let out = dir.path().join("resumed.h5");
     let (run, pids) = run_and_stop(&job, &out, 0, &[]);

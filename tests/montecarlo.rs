@@ -42,32 +42,6 @@ fn number(table: &Table, column: &str) -> f64 {
     table.f64_column(column).unwrap()[0]
 }
 
-/// Every column of the blocks table but who ran it and how long it took, in task order.
-fn block_sums(path: &Path) -> Vec<Vec<Value>> {
-    let table = ResultFile::open_read(path)
-        .unwrap()
-        .read_table("blocks")
-        .unwrap();
-    let keep: Vec<usize> = table
-        .schema
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !["rank", "host", "seconds"].contains(&c.name.as_str()))
-        .map(|(i, _)| i)
-        .collect();
-    let mut rows: Vec<Vec<Value>> = table
-        .rows
-        .iter()
-        .map(|row| keep.iter().map(|&i| row[i].clone()).collect())
-        .collect();
-    rows.sort_by_key(|row| match row[0] {
-        Value::I64(task) => task,
-        _ => panic!("task column is an integer"),
-    });
-    rows
-}
-
 const COMPARED: [&str; 5] = [
     "price",
     "std_error",
