@@ -88,6 +88,17 @@ pub struct RunArgs {
     /// terminal; else bar when stderr is a terminal, else lines), bar, lines or none.
     #[arg(long, default_value = "auto", value_name = "auto|bar|lines|none")]
     pub progress: crate::runtime::progress::ProgressChoice,
+    /// A rank silent for this long is lost: its tasks run elsewhere (exit status 4), or, if it is
+    /// rank 0, the other ranks end (status 5; --resume continues from rank 0's journal).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub node_timeout: f64,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(seconds),
+        _ => Err("give a positive number of seconds, e.g. --node-timeout 30".into()),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ pub mod montecarlo;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::{de::DeserializeOwned, Serialize};
@@ -23,10 +23,10 @@ use crate::jobfile::JobText;
 use crate::results::{ResultFile, Row, Schema, Table, Value};
 use crate::runtime::progress::{Progress, ProgressChoice};
 use crate::runtime::scheduler::{self, Completed, Tasks};
-use crate::runtime::{failure, Cluster};
+use crate::runtime::{failure, Cluster, LostRank};
 
 /// What a job kind adds to the shared run: its tasks, its journal rows and its reduction.
-pub trait JobKind: Serialize + DeserializeOwned + Clone {
+pub trait JobKind: Serialize + DeserializeOwned + Clone + Sync {
     /// `job_kind` attribute and subcommand name.
     const KIND: &'static str;
     /// Name of the table that records one row per finished task.
@@ -58,7 +58,7 @@ pub trait JobKind: Serialize + DeserializeOwned + Clone {
     fn output_rows(&self, output: &Self::Output) -> Vec<Row>;
     /// Rank 0's running reduction of outputs too large to keep row by row (a forest's vote
     /// sums); `()` for kinds that reduce from the journal rows alone.
-    type Running: RunningReduction<Self>;
+    type Running: RunningReduction<Self> + Send;
 
     /// Writes the summary tables from the journal, whose rows are sorted by task id (a task's own
     /// rows keep the order it gave them), and the running reduction.
@@ -93,15 +93,20 @@ impl<J: JobKind> RunningReduction<J> for () {
 }
 
 /// Runs a job of kind `J` on this rank; `validate` reads the job on rank 0 only.
-pub fn execute<J: JobKind>(
+pub fn execute<J: JobKind + Send>(
     args: &RunArgs,
-    validate: impl FnOnce(&JobText) -> anyhow::Result<J>,
+    validate: impl FnOnce(&JobText) -> anyhow::Result<J> + Send,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let cluster = Cluster::init()?;
+    let cluster = Cluster::init(Duration::from_secs_f64(args.node_timeout))?;
+    let run = RunInfo {
+        size: cluster.size(),
+        hosts: cluster.hosts().to_vec(),
+    };
+    // Reading and validating (making the data) can take a while on a Pi: off the MPI thread.
     let prepared = cluster
         .is_root()
-        .then(|| prepare::<J>(&cluster, args, validate));
+        .then(|| cluster.busy(|| prepare::<J>(&run, args, validate)));
     let shared: Result<J, String> = cluster.share_from_root(
         prepared
             .as_ref()
@@ -125,7 +130,16 @@ pub fn execute<J: JobKind>(
     if let Err(err) = run_and_finish(&cluster, &job, journal, args, started) {
         cluster.abort(&format!("{err:#}"), 1);
     }
+    if cluster.is_root() {
+        cluster.end(0);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What rank 0 records about the ranks of this run.
+struct RunInfo {
+    size: usize,
+    hosts: Vec<String>,
 }
 
 /// Rank 0's state during a run: the open journal and what it already holds.
@@ -137,7 +151,7 @@ struct Journal {
 }
 
 fn prepare<J: JobKind>(
-    cluster: &Cluster,
+    run: &RunInfo,
     args: &RunArgs,
     validate: impl FnOnce(&JobText) -> anyhow::Result<J>,
 ) -> anyhow::Result<(J, Journal)> {
@@ -145,7 +159,7 @@ fn prepare<J: JobKind>(
     let job = validate(&text)?;
     let out = files::output_path(args.out.as_deref(), &format!("{}.h5", text.name()))?;
     job.check_output(&out)?;
-    let journal = open_journal(&job, &text, &out, args.resume, cluster)?;
+    let journal = open_journal(&job, &text, &out, args.resume, run)?;
     Ok((job, journal))
 }
 
@@ -154,7 +168,7 @@ fn open_journal<J: JobKind>(
     text: &JobText,
     out: &Path,
     resume: bool,
-    cluster: &Cluster,
+    run: &RunInfo,
 ) -> anyhow::Result<Journal> {
     let path = files::partial_path(out);
     let previous = [&path, &out.to_path_buf()]
@@ -177,7 +191,7 @@ fn open_journal<J: JobKind>(
         }
         None => create_journal(job, text, &path)?,
     };
-    write_run_attributes(&file, cluster)?;
+    write_run_attributes(&file, run)?;
     let recorded = if file.has_table(J::JOURNAL_TABLE) {
         recorded_tasks(&file.read_table(J::JOURNAL_TABLE)?, job.n_tasks())?
     } else {
@@ -222,13 +236,13 @@ fn journal_schema<J: JobKind>(job: &J) -> Schema {
 }
 
 /// Attributes that describe this run (a resumed run replaces the interrupted run's).
-fn write_run_attributes(file: &ResultFile, cluster: &Cluster) -> anyhow::Result<()> {
+fn write_run_attributes(file: &ResultFile, run: &RunInfo) -> anyhow::Result<()> {
     let started_at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
-    file.set_attr("n_ranks", &Value::I64(cluster.size() as i64))?;
-    file.set_attr("hosts", &Value::Str(cluster.hosts().join(",")))?;
+    file.set_attr("n_ranks", &Value::I64(run.size as i64))?;
+    file.set_attr("hosts", &Value::Str(run.hosts.join(",")))?;
     file.set_attr("started_at", &Value::Str(started_at))?;
     file.set_attr("command_line", &Value::Str(command_line))
 }
@@ -284,7 +298,8 @@ fn run_and_finish<J: JobKind>(
     started: Instant,
 ) -> anyhow::Result<()> {
     let Some(journal) = journal else {
-        return scheduler::run(cluster, &job.worker()?, &[], args.schedule, |_| Ok(()));
+        scheduler::run(cluster, &job.worker()?, &[], args.schedule, |_| Ok(()));
+        return Ok(());
     };
     let mut rows = journal.file.append_table(J::JOURNAL_TABLE)?;
     let (mut running, covered) = J::Running::load(job, &journal.file)?;
@@ -326,21 +341,37 @@ fn run_and_finish<J: JobKind>(
             journaled += 1;
             failure::injected_after_journaled(journaled)
         },
-    )?;
+    );
     progress.finish();
     drop(rows);
     let wall_seconds = started.elapsed().as_secs_f64();
-    let table = sorted_by_task(journal.file.read_table(J::JOURNAL_TABLE)?)?;
-    job.finish(&table, running, &journal.file, wall_seconds)?;
-    journal.file.write_table("ranks", &ranks.table())?;
+    // The reduction (a grid search's refit can take minutes on a Pi) runs off the MPI thread.
+    cluster.busy(|| {
+        let table = sorted_by_task(journal.file.read_table(J::JOURNAL_TABLE)?)?;
+        job.finish(&table, running, &journal.file, wall_seconds)
+    })?;
+    let lost = cluster.lost();
+    journal.file.write_table("ranks", &ranks.table(&lost))?;
+    let lost_ranks: Vec<String> = lost.iter().map(|l| l.rank.to_string()).collect();
+    journal
+        .file
+        .set_attr("lost_ranks", &Value::Str(lost_ranks.join(",")))?;
     journal
         .file
         .set_attr("wall_seconds", &Value::F64(wall_seconds))?;
     journal.file.flush()?;
     drop(journal.file);
     files::put_in_place(&journal.path, &journal.out)?;
-    if !args.quiet {
-        eprintln!("triton-batch: wrote {}", journal.out.display());
+    if !args.quiet || !lost.is_empty() {
+        let note = match lost.len() {
+            0 => String::new(),
+            _ => format!(
+                " (complete without lost rank {}; exit status {})",
+                lost_ranks.join(", "),
+                crate::runtime::exit::NODE_LOST
+            ),
+        };
+        eprintln!("triton-batch: wrote {}{note}", journal.out.display());
     }
     Ok(())
 }
@@ -356,7 +387,8 @@ fn sorted_by_task(mut table: Table) -> anyhow::Result<Table> {
     Ok(table)
 }
 
-/// Per rank in this run: tasks done, busy seconds and peak memory, to see the load balance.
+/// Per rank in this run: tasks done, busy seconds and peak memory, to see the load balance, and
+/// whether the rank was lost (when it went silent).
 struct RankLoad {
     hosts: Vec<String>,
     load: Vec<Load>,
@@ -387,24 +419,29 @@ impl RankLoad {
         self.hosts.get(completed.rank).cloned().unwrap_or_default()
     }
 
-    fn table(&self) -> Table {
+    fn table(&self, lost: &[LostRank]) -> Table {
         let schema = Schema::new()
             .i64("rank")
             .str("host", 64)
             .i64("tasks")
             .f64("busy_seconds")
-            .f64("peak_rss_mb");
+            .f64("peak_rss_mb")
+            .i64("lost")
+            .f64("lost_after_seconds");
         let rows = self
             .load
             .iter()
             .enumerate()
             .map(|(rank, load)| {
+                let lost = lost.iter().find(|l| l.rank == rank);
                 vec![
                     Value::I64(rank as i64),
                     Value::Str(self.hosts[rank].clone()),
                     Value::I64(load.tasks),
                     Value::F64(load.busy_seconds),
                     Value::F64(load.peak_rss_mb),
+                    Value::I64(lost.is_some() as i64),
+                    Value::F64(lost.map_or(f64::NAN, |l| l.silent_after_seconds)),
                 ]
             })
             .collect();

@@ -2,14 +2,26 @@
 //! would otherwise unwind into MPI_Finalize and leave the others waiting forever, so the panic hook
 //! and every error path call MPI_Abort on the world communicator after printing the message with
 //! the rank and host in front.
+//!
+//! MPI runs at the `Funneled` level: only the thread that initialised it (the main thread) calls
+//! MPI, MPI_Abort included. A failure on another thread (a task, rank 0's reduction) prints its
+//! line, leaves its exit code here and parks; the main thread, which polls between messages, sees
+//! it within a poll and aborts (`check`). So an abort never waits for a running task to finish.
+//! Ending without MPI_Finalize, when a peer is lost and Finalize would wait for it, is `exit_now`.
 
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::OnceLock;
+use std::thread::ThreadId;
 
 static WHO: OnceLock<String> = OnceLock::new();
+static MPI_THREAD: OnceLock<ThreadId> = OnceLock::new();
+/// Exit code of a failure on a thread that may not call MPI; 0 while there is none.
+static PENDING: AtomicI32 = AtomicI32::new(0);
 
-/// Remembers who this process is and makes every panic abort the job.
+/// Remembers who this process is and which thread owns MPI, and makes every panic abort the job.
 pub(crate) fn install(rank: usize, host: &str) {
     let _ = WHO.set(format!("rank {rank} on {host}"));
+    let _ = MPI_THREAD.set(std::thread::current().id());
     std::panic::set_hook(Box::new(|info| {
         let message = match info.payload().downcast_ref::<&str>() {
             Some(text) => text.to_string(),
@@ -27,18 +39,56 @@ pub(crate) fn install(rank: usize, host: &str) {
     }));
 }
 
-/// Prints the message as `triton-batch: rank R on HOST: MESSAGE` and aborts every rank.
+/// Prints the message as `triton-batch: rank R on HOST: MESSAGE` and aborts every rank: at once
+/// on the MPI thread, at the MPI thread's next poll from any other thread (which parks till then).
 pub fn abort_job(message: &str, code: i32) -> ! {
-    let who = WHO.get().map(String::as_str).unwrap_or("rank ?");
-    // One write, so that mpirun's own messages on the same stream cannot split the line.
-    let line = format!("triton-batch: {who}: {message}\n");
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
-    // SAFETY: MPI was initialised before `install` set WHO; MPI_Abort on the world communicator
-    // is the documented way to end every process of the job and does not return in practice.
+    say(message);
+    let on_mpi_thread = MPI_THREAD
+        .get()
+        .is_none_or(|&id| id == std::thread::current().id());
+    if !on_mpi_thread {
+        let _ = PENDING.compare_exchange(0, code.max(1), Ordering::SeqCst, Ordering::SeqCst);
+        loop {
+            std::thread::park();
+        }
+    }
+    mpi_abort(code)
+}
+
+/// Called by the MPI thread between polls: aborts the job if another thread has failed.
+pub(crate) fn check() {
+    let code = PENDING.load(Ordering::SeqCst);
+    if code != 0 {
+        mpi_abort(code);
+    }
+}
+
+fn mpi_abort(code: i32) -> ! {
+    // SAFETY: called on the thread that initialised MPI (or before any other thread exists);
+    // MPI_Abort on the world communicator is the documented way to end every process of the job
+    // and does not return in practice.
     unsafe {
         mpi::ffi::MPI_Abort(mpi::ffi::RSMPI_COMM_WORLD, code);
     }
     std::process::exit(code)
+}
+
+/// Prints `triton-batch: rank R on HOST: MESSAGE` in one write, so that mpirun's own messages on
+/// the same stream cannot split the line.
+pub(crate) fn say(message: &str) {
+    let who = WHO.get().map(String::as_str).unwrap_or("rank ?");
+    let line = format!("triton-batch: {who}: {message}\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+}
+
+/// Ends this process with `code` at once, without MPI_Finalize (which waits for every rank of
+/// the job, a lost one included) and without running exit handlers that might call into MPI.
+pub(crate) fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit only ends the process; nothing of this process is used after it.
+    unsafe { libc::_exit(code) }
 }
 
 /// Test-only switch for the failure tests: `TRITON_BATCH_TEST_FAIL=panic@R` (or `error@R`) makes

@@ -1,16 +1,22 @@
 //! Hands tasks to ranks and brings their outputs back to rank 0.
 //!
-//! Every rank, rank 0 included, runs the same worker loop: ask for a chunk of task ids, run them,
-//! send each output back as soon as it is done. Rank 0's main thread is the coordinator: it answers
-//! requests (chunks shrink as the queue empties under the dynamic schedule; one fixed, even share
-//! per rank under the static one), passes each output to the caller's sink in arrival order, and
-//! sleeps between polls so that coordinating costs no core. Rank 0's worker loop runs on a second
-//! thread and talks to the coordinator over channels; only the main thread calls MPI.
+//! Every rank, rank 0 included, runs the same worker loop on a compute thread: ask for a chunk of
+//! task ids, run them, send each output back as soon as it is done. The main thread of every rank
+//! owns MPI and only communicates (see `runtime`): on a worker it relays between its compute
+//! thread and rank 0 and keeps the heartbeats going; on rank 0 it is the coordinator, which
+//! answers requests (chunks shrink as the queue empties under the dynamic schedule; one fixed,
+//! even share per rank under the static one), passes each output to the caller's sink in arrival
+//! order, and sleeps between polls so that coordinating costs no core.
+//!
+//! What to hand out is `Book`'s plain bookkeeping: a lost rank's unfinished tasks go back to the
+//! front of the queue, only the first output of a task reaches the sink, and a request finds no
+//! answer (it waits) while nothing is queued but tasks are still out, since a lost rank may yet
+//! give some back. Workers learn that the job is over from `Cluster::end`.
 //!
 //! Which rank runs a task never changes its output (task streams come from the seed and task id),
-//! so callers that reduce by task id get the same numbers under any schedule and rank count.
+//! so callers that reduce by task id get the same numbers under any schedule, rank count or loss.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -48,34 +54,40 @@ pub struct Completed<O> {
 }
 
 /// Runs `pending` (meaningful on rank 0) over all ranks and passes every output to `sink` on rank
-/// 0. Returns on every rank once all tasks are done. A task that fails ends the whole job.
+/// 0, where it returns once every task is done; lost ranks are in `Cluster::lost`. On a worker it
+/// returns when rank 0 ends the job with status 0 (other statuses end the process). A task that
+/// fails, or a sink that fails, ends the whole job at once.
 pub fn run<T: Tasks>(
     cluster: &Cluster,
     tasks: &T,
     pending: &[usize],
     schedule: Schedule,
-    sink: impl FnMut(Completed<T::Output>) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    if !cluster.is_root() {
-        work(tasks, cluster.rank(), &mut MpiLink { cluster });
-        return Ok(());
-    }
+    mut sink: impl FnMut(Completed<T::Output>) -> anyhow::Result<()>,
+) {
     let (event_tx, event_rx) = mpsc::channel();
     let (assign_tx, assign_rx) = mpsc::channel();
+    let rank = cluster.rank();
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut link = ChannelLink {
                 events: event_tx,
                 assignments: assign_rx,
             };
-            work(tasks, 0, &mut link);
+            work(tasks, rank, &mut link);
         });
-        let coordinator = Coordinator::new(cluster, pending, schedule);
-        coordinator.run(event_rx, assign_tx, sink)
-    })
+        if cluster.is_root() {
+            let mut book = Book::new(pending, cluster.size(), schedule);
+            coordinate(cluster, &mut book, &event_rx, &assign_tx, &mut sink);
+        } else {
+            relay(cluster, &event_rx, &assign_tx);
+        }
+        // Every task is done, so the compute thread waits for a chunk: closing its channel ends
+        // it, and the scope's join is immediate.
+        drop(assign_tx);
+    });
 }
 
-/// A worker's line to the coordinator.
+/// A worker's line to its main thread.
 trait Link<O> {
     fn request(&mut self);
     /// Blocks (without spinning) until the coordinator answers; empty means no work is left.
@@ -124,24 +136,6 @@ fn work<T: Tasks>(tasks: &T, rank: usize, link: &mut impl Link<T::Output>) {
     }
 }
 
-struct MpiLink<'a> {
-    cluster: &'a Cluster,
-}
-
-impl<O: Serialize> Link<O> for MpiLink<'_> {
-    fn request(&mut self) {
-        self.cluster.send(0, tag::REQUEST, &[]);
-    }
-
-    fn next_assignment(&mut self) -> Vec<usize> {
-        decode(&self.cluster.receive_polling(0, tag::ASSIGN))
-    }
-
-    fn deliver(&mut self, completed: Completed<O>) {
-        self.cluster.send(0, tag::RESULT, &encode(&completed));
-    }
-}
-
 enum LocalEvent<O> {
     Request,
     Result(Completed<O>),
@@ -154,7 +148,7 @@ struct ChannelLink<O> {
 
 impl<O> Link<O> for ChannelLink<O> {
     fn request(&mut self) {
-        // The coordinator outlives this thread (scoped), so the channel is open.
+        // The main thread outlives this thread (scoped), so the channel is open.
         let _ = self.events.send(LocalEvent::Request);
     }
 
@@ -167,99 +161,220 @@ impl<O> Link<O> for ChannelLink<O> {
     }
 }
 
-/// Rank 0's bookkeeping: what is left to hand out, who has stopped, how many outputs came back.
-struct Coordinator<'a> {
-    cluster: &'a Cluster,
+/// A worker's main thread: passes its compute thread's requests and outputs to rank 0 and rank
+/// 0's chunks back, until rank 0 ends the job. Once rank 0 has written this rank off (it was
+/// silent too long) nothing more goes out.
+fn relay<O: Serialize>(
+    cluster: &Cluster,
+    events: &mpsc::Receiver<LocalEvent<O>>,
+    assignments: &mpsc::Sender<Vec<usize>>,
+) {
+    let root = cluster.world().process_at_rank(0);
+    let mut retired = false;
+    loop {
+        cluster.tend();
+        if cluster.ended() {
+            return;
+        }
+        let mut idle = true;
+        for message_tag in [tag::ASSIGN, tag::RETIRED] {
+            while let Some(message) = root.immediate_matched_probe_with_tag(message_tag) {
+                idle = false;
+                cluster.heard(0);
+                let bytes = message.matched_receive_vec::<u8>().0;
+                if message_tag == tag::RETIRED {
+                    retired = true;
+                } else if !retired {
+                    let _ = assignments.send(decode(&bytes));
+                }
+            }
+        }
+        while let Ok(event) = events.try_recv() {
+            idle = false;
+            if retired {
+                continue;
+            }
+            match event {
+                LocalEvent::Request => cluster.send(0, tag::REQUEST, vec![]),
+                LocalEvent::Result(completed) => cluster.send(0, tag::RESULT, encode(&completed)),
+            }
+        }
+        if idle {
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+/// Rank 0's main thread until every task is done.
+fn coordinate<O: DeserializeOwned>(
+    cluster: &Cluster,
+    book: &mut Book,
+    events: &mpsc::Receiver<LocalEvent<O>>,
+    local_assignments: &mpsc::Sender<Vec<usize>>,
+    sink: &mut impl FnMut(Completed<O>) -> anyhow::Result<()>,
+) {
+    let assign = |rank: usize, chunk: Vec<usize>| {
+        if rank == 0 {
+            let _ = local_assignments.send(chunk);
+        } else {
+            cluster.send(rank, tag::ASSIGN, encode(&chunk));
+        }
+    };
+    let mut accept = |book: &mut Book, completed: Completed<O>| {
+        if book.complete(completed.rank, completed.task) {
+            if let Err(err) = sink(completed) {
+                // At once, not after rank 0's own running task.
+                cluster.abort(&format!("{err:#}"), 1);
+            }
+        }
+    };
+    let world = cluster.world();
+    while !book.all_done() {
+        for rank in cluster.tend() {
+            for (parked, chunk) in book.lose(rank) {
+                assign(parked, chunk);
+            }
+        }
+        let mut idle = true;
+        while let Some((message, status)) = world.any_process().immediate_matched_probe() {
+            idle = false;
+            let rank = status.source_rank() as usize;
+            let (bytes, _) = (message, status).matched_receive_vec::<u8>();
+            if cluster.heard(rank) {
+                continue;
+            }
+            match status.tag() {
+                tag::REQUEST => {
+                    if let Some(chunk) = book.request(rank) {
+                        assign(rank, chunk);
+                    }
+                }
+                tag::RESULT => accept(book, decode(&bytes)),
+                tag::HEARTBEAT => {}
+                other => cluster.abort(
+                    &format!("unexpected message tag {other} from rank {rank}"),
+                    1,
+                ),
+            }
+        }
+        while let Ok(event) = events.try_recv() {
+            idle = false;
+            match event {
+                LocalEvent::Request => {
+                    if let Some(chunk) = book.request(0) {
+                        assign(0, chunk);
+                    }
+                }
+                LocalEvent::Result(completed) => accept(book, completed),
+            }
+        }
+        if idle {
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+/// Rank 0's bookkeeping, free of MPI: what is left to hand out, what each rank holds, which
+/// outputs came back, which ranks wait for work and which are lost.
+struct Book {
     schedule: Schedule,
     queue: VecDeque<usize>,
     /// Static schedule: each rank's share, handed out whole at its first request.
     shares: Vec<Option<Vec<usize>>>,
+    /// Per rank: tasks handed to it whose output has not come back.
+    held: Vec<BTreeSet<usize>>,
+    done: BTreeSet<usize>,
     expected: usize,
-    received: usize,
-    stopped: usize,
+    /// Ranks whose request found nothing to hand out, in the order they asked.
+    parked: Vec<usize>,
+    lost: Vec<bool>,
 }
 
-impl<'a> Coordinator<'a> {
-    fn new(cluster: &'a Cluster, pending: &[usize], schedule: Schedule) -> Self {
-        let size = cluster.size();
-        super::progress::report_ranks(size, 0, 0);
+impl Book {
+    fn new(pending: &[usize], size: usize, schedule: Schedule) -> Self {
         let shares = (0..size)
             .map(|rank| Some(pending[static_share(rank, size, pending.len())].to_vec()))
             .collect();
-        Coordinator {
-            cluster,
+        let book = Book {
             schedule,
-            queue: pending.iter().copied().collect(),
+            queue: match schedule {
+                Schedule::Dynamic => pending.iter().copied().collect(),
+                Schedule::Static => VecDeque::new(),
+            },
             shares,
+            held: vec![BTreeSet::new(); size],
+            done: BTreeSet::new(),
             expected: pending.len(),
-            received: 0,
-            stopped: 0,
-        }
-    }
-
-    fn run<O: DeserializeOwned>(
-        mut self,
-        events: mpsc::Receiver<LocalEvent<O>>,
-        local_assignments: mpsc::Sender<Vec<usize>>,
-        mut sink: impl FnMut(Completed<O>) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        let world = self.cluster.world();
-        while self.stopped < self.cluster.size() || self.received < self.expected {
-            let mut idle = true;
-            while let Some((message, status)) = world.any_process().immediate_matched_probe() {
-                idle = false;
-                let rank = status.source_rank() as usize;
-                let (bytes, _) = (message, status).matched_receive_vec::<u8>();
-                match status.tag() {
-                    tag::REQUEST => {
-                        let chunk = self.next_chunk(rank);
-                        self.cluster.send(rank, tag::ASSIGN, &encode(&chunk));
-                    }
-                    tag::RESULT => self.accept(decode(&bytes), &mut sink)?,
-                    other => anyhow::bail!("unexpected message tag {other} from rank {rank}"),
-                }
-            }
-            while let Ok(event) = events.try_recv() {
-                idle = false;
-                match event {
-                    LocalEvent::Request => {
-                        let chunk = self.next_chunk(0);
-                        let _ = local_assignments.send(chunk);
-                    }
-                    LocalEvent::Result(completed) => self.accept(completed, &mut sink)?,
-                }
-            }
-            if idle {
-                std::thread::sleep(POLL_INTERVAL);
-            }
-        }
-        Ok(())
-    }
-
-    fn accept<O>(
-        &mut self,
-        completed: Completed<O>,
-        sink: &mut impl FnMut(Completed<O>) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
-        self.received += 1;
-        sink(completed)
-    }
-
-    /// The next chunk for `rank`; empty (and the rank counted as stopped) when nothing is left.
-    fn next_chunk(&mut self, rank: usize) -> Vec<usize> {
-        let chunk = match self.schedule {
-            Schedule::Static => self.shares[rank].take().unwrap_or_default(),
-            Schedule::Dynamic => {
-                let size = guided_chunk(self.queue.len(), self.cluster.size());
-                self.queue.drain(..size).collect()
-            }
+            parked: vec![],
+            lost: vec![false; size],
         };
-        if chunk.is_empty() {
-            self.stopped += 1;
-            let size = self.cluster.size();
-            super::progress::report_ranks(size - self.stopped, self.stopped, 0);
+        book.report_ranks();
+        book
+    }
+
+    /// Tells the progress display how many ranks work, wait and are lost.
+    fn report_ranks(&self) {
+        let lost = self.lost.iter().filter(|&&lost| lost).count();
+        let idle = self.parked.len();
+        super::progress::report_ranks(self.lost.len() - lost - idle, idle, lost);
+    }
+
+    fn all_done(&self) -> bool {
+        self.done.len() == self.expected
+    }
+
+    /// The chunk to send `rank` now, or `None` when its request waits (or it is lost).
+    fn request(&mut self, rank: usize) -> Option<Vec<usize>> {
+        if self.lost[rank] {
+            return None;
         }
-        chunk
+        let share = match self.schedule {
+            Schedule::Static => self.shares[rank].take().filter(|s| !s.is_empty()),
+            Schedule::Dynamic => None,
+        };
+        let chunk = share.unwrap_or_else(|| self.next_chunk());
+        if chunk.is_empty() {
+            self.parked.push(rank);
+            self.report_ranks();
+            return None;
+        }
+        self.held[rank].extend(&chunk);
+        Some(chunk)
+    }
+
+    fn next_chunk(&mut self) -> Vec<usize> {
+        let live = self.lost.iter().filter(|&&lost| !lost).count();
+        let size = guided_chunk(self.queue.len(), live);
+        self.queue.drain(..size).collect()
+    }
+
+    /// Records `task`'s output from `rank`; true when it is the first (the one to keep).
+    fn complete(&mut self, rank: usize, task: usize) -> bool {
+        self.held[rank].remove(&task);
+        !self.lost[rank] && self.done.insert(task)
+    }
+
+    /// `rank` is lost: what it held (and its static share, if it never asked) goes back to the
+    /// front of the queue in task order. Returns the chunks for ranks that were waiting.
+    fn lose(&mut self, rank: usize) -> Vec<(usize, Vec<usize>)> {
+        self.lost[rank] = true;
+        self.parked.retain(|&r| r != rank);
+        let mut back: BTreeSet<usize> = std::mem::take(&mut self.held[rank]);
+        back.extend(self.shares[rank].take().unwrap_or_default());
+        for task in back.into_iter().rev() {
+            if !self.done.contains(&task) {
+                self.queue.push_front(task);
+            }
+        }
+        let mut chunks = vec![];
+        while !self.queue.is_empty() && !self.parked.is_empty() {
+            let waiting = self.parked.remove(0);
+            let chunk = self.next_chunk();
+            self.held[waiting].extend(&chunk);
+            chunks.push((waiting, chunk));
+        }
+        self.report_ranks();
+        chunks
     }
 }
 
@@ -297,7 +412,74 @@ fn peak_rss_mb() -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::guided_chunk;
+    use super::*;
+
+    /// Completes everything `rank` holds; returns the tasks whose outputs counted.
+    fn outputs_of(book: &mut Book, rank: usize) -> Vec<usize> {
+        let held: Vec<usize> = book.held[rank].iter().copied().collect();
+        held.into_iter()
+            .filter(|&task| book.complete(rank, task))
+            .collect()
+    }
+
+    #[test]
+    fn a_lost_ranks_tasks_go_back_to_the_front_and_to_the_ranks_waiting() {
+        let pending: Vec<usize> = (0..12).collect();
+        let mut book = Book::new(&pending, 3, Schedule::Dynamic);
+        let first = book.request(1).unwrap();
+        assert_eq!(first, vec![0, 1]);
+        let second = book.request(2).unwrap();
+        assert_eq!(second, vec![2, 3]);
+        assert!(book.complete(2, 2));
+        // Everyone else drains the queue and asks again.
+        while let Some(chunk) = book.request(0) {
+            for task in chunk {
+                assert!(book.complete(0, task));
+            }
+        }
+        assert_eq!(outputs_of(&mut book, 1), vec![0, 1]);
+        assert_eq!(book.request(1), None, "nothing queued: rank 1 waits");
+        assert!(!book.all_done(), "task 3 is still out on rank 2");
+        let handed = book.lose(2);
+        let waiting: Vec<usize> = handed.iter().map(|(rank, _)| *rank).collect();
+        assert_eq!(
+            waiting,
+            vec![0],
+            "the first rank that waited gets the lost task"
+        );
+        assert_eq!(handed[0].1, vec![3]);
+        assert!(!book.complete(2, 3), "a lost rank's late output is ignored");
+        assert!(book.complete(0, 3));
+        assert!(
+            !book.complete(1, 3),
+            "only the first output of a task counts"
+        );
+        assert!(book.all_done());
+        assert_eq!(book.request(2), None);
+    }
+
+    #[test]
+    fn a_static_share_never_asked_for_is_requeued_and_a_late_request_gets_it() {
+        let pending: Vec<usize> = (10..19).collect();
+        let mut book = Book::new(&pending, 3, Schedule::Static);
+        assert_eq!(book.request(0).unwrap(), vec![10, 11, 12]);
+        assert_eq!(book.request(1).unwrap(), vec![13, 14, 15]);
+        assert!(book.complete(1, 13));
+        assert!(book.lose(2).is_empty(), "nobody waits yet");
+        assert_eq!(outputs_of(&mut book, 0), vec![10, 11, 12]);
+        let chunk = book.request(0).unwrap();
+        assert_eq!(
+            chunk,
+            vec![16],
+            "a guided chunk of the requeued share over 2 live ranks"
+        );
+        assert!(book.lose(1).is_empty());
+        assert_eq!(
+            book.queue,
+            VecDeque::from(vec![14, 15, 17, 18]),
+            "back to the front, in task order"
+        );
+    }
 
     #[test]
     fn guided_chunks_shrink_to_one_and_cover_the_queue() {

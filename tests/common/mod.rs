@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use triton_batch::results::{ResultFile, Value};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_triton-batch");
 
 pub fn repo() -> PathBuf {
@@ -42,7 +44,33 @@ impl Run {
     }
 }
 
-fn run(mut command: Command) -> Run {
+/// A command started in the background; `wait` collects it as a `Run`.
+pub struct Running {
+    child: std::process::Child,
+    session: PathBuf,
+    started: Instant,
+}
+
+impl Running {
+    /// The process started: `timeout`, whose child is mpirun (or the binary).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn wait(self) -> Run {
+        let output = self
+            .child
+            .wait_with_output()
+            .expect("waiting for the command");
+        let _ = std::fs::remove_dir_all(&self.session);
+        Run {
+            output,
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+fn start(mut command: Command) -> Running {
     // Open MPI 4.1 can fail "mkdir /tmp/ompi.<host>.0: File exists" when two mpiruns start at the
     // same moment (open-mpi/ompi#8510), as parallel tests do: each run gets its own session folder.
     static RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -56,14 +84,21 @@ fn run(mut command: Command) -> Run {
         .current_dir(repo())
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_orte_tmpdir_base", &session);
+        .env("OMPI_MCA_orte_tmpdir_base", &session)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let started = Instant::now();
-    let output = command.output().expect("starting the command");
-    let _ = std::fs::remove_dir_all(&session);
-    Run {
-        output,
-        elapsed: started.elapsed(),
+    let child = command.spawn().expect("starting the command");
+    Running {
+        child,
+        session,
+        started,
     }
+}
+
+fn run(command: Command) -> Run {
+    start(command).wait()
 }
 
 /// `triton-batch ARGS` without mpirun (a singleton MPI process).
@@ -101,6 +136,15 @@ pub fn mpirun(np: usize, args: &[&str], limit_seconds: u64) -> Run {
 }
 
 pub fn mpirun_env(np: usize, args: &[&str], limit_seconds: u64, env: &[(&str, &str)]) -> Run {
+    run(mpirun_command(np, args, limit_seconds, env))
+}
+
+/// `mpirun_env` started in the background.
+pub fn start_mpirun(np: usize, args: &[&str], limit_seconds: u64) -> Running {
+    start(mpirun_command(np, args, limit_seconds, &[]))
+}
+
+fn mpirun_command(np: usize, args: &[&str], limit_seconds: u64, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new("timeout");
     command.args([
         "-k",
@@ -113,7 +157,7 @@ pub fn mpirun_env(np: usize, args: &[&str], limit_seconds: u64, env: &[(&str, &s
         command.args(["-x", &format!("{k}={v}")]);
     }
     command.args(["-np", &np.to_string(), BIN]).args(args);
-    run(command)
+    command
 }
 
 /// A fresh temporary folder for one test's files.

@@ -24,7 +24,7 @@ pub fn number(table: &Table, column: &str) -> f64 {
 }
 
 /// Every column of the blocks table but who ran it and how long it took, in task order.
-fn block_sums(path: &Path) -> Vec<Vec<Value>> {
+pub fn block_sums(path: &Path) -> Vec<Vec<Value>> {
     let table = ResultFile::open_read(path)
         .unwrap()
         .read_table("blocks")
