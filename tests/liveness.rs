@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::same::block_sums;
 use common::*;
 use triton_batch::results::{ResultFile, Table, Value};
 

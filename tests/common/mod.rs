@@ -8,8 +8,6 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use triton_batch::results::{ResultFile, Value};
-
 pub const BIN: &str = env!("CARGO_BIN_EXE_triton-batch");
 
 pub fn repo() -> PathBuf {
