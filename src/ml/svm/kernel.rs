@@ -383,6 +383,54 @@ mod tests {
         }
     }
 
+    /// Values with full mantissas in [-1, 1), so that fused and unfused sums round apart.
+    fn scattered(n: usize, salt: u64) -> Vec<f64> {
+        let mut state = salt.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+            })
+            .collect()
+    }
+
+    /// The dispatched rows (AVX2+FMA on x86-64) are the generic fused rows, which aarch64 runs:
+    /// the nodes of a mixed cluster compute the same kernel values bit for bit.
+    #[test]
+    fn dispatched_rows_are_the_generic_fused_rows() {
+        if !(use_fma() || NATIVE_FMA) {
+            return; // an x86-64 without FMA (or TRITON_SVM_PORTABLE) runs the unfused form
+        }
+        let (n, d) = (45, 7);
+        let x = ndarray::Array2::from_shape_vec((n, d), scattered(n * d, 1)).unwrap();
+        let fm = FeatureMajor::from_rows(x.view(), None);
+        let mut q = vec![0.0; d];
+        let (mut dispatched, mut fused, mut plain) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let mut unfused_differs = false;
+        for kernel in [Kernel::Linear, Kernel::Rbf, Kernel::Poly, Kernel::Sigmoid] {
+            let spec = KernelSpec {
+                kernel,
+                gamma: 0.37,
+                degree: 3,
+                coef0: 0.25,
+            };
+            for p in 0..n {
+                fm.row_into(p, &mut q);
+                let q_sq = fm.sq[p];
+                kernel_row(&spec, &q, q_sq, &fm, 3, n, &mut dispatched[3..]);
+                kernel_row_impl::<true>(&spec, &q, q_sq, &fm, 3, n, &mut fused[3..]);
+                kernel_row_impl::<false>(&spec, &q, q_sq, &fm, 3, n, &mut plain[3..]);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&dispatched), bits(&fused), "{kernel} row {p}");
+                unfused_differs |= bits(&plain) != bits(&fused);
+            }
+        }
+        // Otherwise the inputs could not tell a fused kernel from an unfused one.
+        assert!(unfused_differs);
+    }
+
     #[test]
     fn tanh_matches_libm() {
         let mut z = -20.0;

@@ -2,6 +2,7 @@
 //! with their indices, merged at the end) so that they compile to branch-free vector code, and
 //! compiled for AVX2+FMA when the CPU has them. Ties go to the last index, as in libsvm.
 
+#[cfg(target_arch = "x86_64")]
 use super::kernel::use_fma;
 
 const L: usize = 8;
@@ -386,5 +387,53 @@ mod avx2 {
             }
         }
         (merge_max(&bv, &bi).1, gmax2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inputs with ties (values from a small set) and members and non-members of I_up / I_low.
+    fn inputs(n: usize) -> [Vec<f64>; 4] {
+        let v = |salt: usize| -> Vec<f64> {
+            (0..n)
+                .map(|t| ((t * 7 + salt) % 11) as f64 * 0.3 - 1.1 + (t % 3) as f64 / 7.0)
+                .collect()
+        };
+        let pen = (0..n)
+            .map(|t| if t % 4 == 1 { f64::NEG_INFINITY } else { 0.0 })
+            .collect();
+        [v(0), v(3), v(5), pen]
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// The dispatched loops (AVX2 intrinsics on x86-64) return what the portable forms, which
+    /// aarch64 runs, return: the same F, maxima, indices (ties to the last) bit for bit.
+    #[test]
+    fn dispatched_loops_are_the_portable_loops() {
+        for n in [0, 5, 8, 37, 64] {
+            let [f, ki, kj, pen] = inputs(n);
+            let (mut f1, mut f2) = (f.clone(), f.clone());
+            let a = update_argmax(&mut f1, &ki, &kj, 0.3, -0.7, &pen);
+            let b = update_argmax_generic(&mut f2, &ki, &kj, 0.3, -0.7, &pen);
+            assert_eq!(bits(&f1), bits(&f2), "F after the update, n = {n}");
+            assert_eq!(
+                (a.0.to_bits(), a.1),
+                (b.0.to_bits(), b.1),
+                "update_argmax, n = {n}"
+            );
+            let kd: Vec<f64> = ki.iter().map(|k| k.abs() + 1.0).collect();
+            let a = select_j(&f1, &pen, &kd, &kj, 1.3, 0.4, 1e-12);
+            let b = select_j_generic(&f1, &pen, &kd, &kj, 1.3, 0.4, 1e-12);
+            assert_eq!(
+                (a.0, a.1.to_bits()),
+                (b.0, b.1.to_bits()),
+                "select_j, n = {n}"
+            );
+        }
     }
 }
