@@ -1,8 +1,13 @@
 //! Command-line definitions (clap) and nothing else: every subcommand, flag and its help text.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::runner::RunOptions;
+use crate::runtime::progress::ProgressChoice;
+use crate::runtime::scheduler::Schedule;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,15 +64,6 @@ pub enum Command {
     RecordRun(RecordRunArgs),
 }
 
-/// How tasks are handed to ranks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-pub enum Schedule {
-    /// Ranks ask rank 0 for chunks that shrink as the queue empties (faster ranks take more).
-    Dynamic,
-    /// An even, contiguous share of the tasks per rank, fixed up front.
-    Static,
-}
-
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The job file (TOML).
@@ -79,7 +75,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub resume: bool,
     /// How tasks are handed to ranks.
-    #[arg(long, value_enum, default_value = "dynamic")]
+    #[arg(long, default_value = "dynamic", value_name = "dynamic|static")]
     pub schedule: Schedule,
     /// No progress output.
     #[arg(long)]
@@ -87,11 +83,28 @@ pub struct RunArgs {
     /// Progress display: auto (TRITON_BATCH_PROGRESS, which scripts/mpirun sets to bar at a
     /// terminal; else bar when stderr is a terminal, else lines), bar, lines or none.
     #[arg(long, default_value = "auto", value_name = "auto|bar|lines|none")]
-    pub progress: crate::runtime::progress::ProgressChoice,
+    pub progress: ProgressChoice,
     /// A rank silent for this long is lost: its tasks run elsewhere (exit status 4), or, if it is
     /// rank 0, the other ranks end (status 5; --resume continues from rank 0's journal).
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = positive_seconds)]
     pub node_timeout: f64,
+}
+
+impl RunArgs {
+    /// The library's options for a job run.
+    pub fn options(&self) -> RunOptions {
+        RunOptions {
+            job: self.job.clone(),
+            out: self.out.clone(),
+            resume: self.resume,
+            schedule: self.schedule,
+            progress: match self.quiet {
+                true => ProgressChoice::None,
+                false => self.progress,
+            },
+            node_timeout: Duration::from_secs_f64(self.node_timeout),
+        }
+    }
 }
 
 fn positive_seconds(text: &str) -> Result<f64, String> {

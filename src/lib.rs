@@ -25,7 +25,7 @@ use cli::{Cli, Command};
 /// Runs one command line; the `ExitCode` is what the process should exit with.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Montecarlo(args) => runner::execute(&args.run, |text| {
+        Command::Montecarlo(args) => runner::execute(&args.run.options(), |text| {
             Ok(jobfile::montecarlo::MonteCarloJob::from_text(
                 text, args.seed,
             )?)
@@ -36,7 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 refit: !args.no_refit,
                 return_train_score: args.return_train_score,
             };
-            runner::execute(&args.run, |text| {
+            runner::execute(&args.run.options(), |text| {
                 jobfile::gridsearch::GridSearchJob::from_text(text, &overrides)
             })
         }
@@ -46,7 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 predictions: args.predictions,
                 save_model: args.save_model.clone(),
             };
-            runner::execute(&args.run, |text| {
+            runner::execute(&args.run.options(), |text| {
                 jobfile::forest::ForestJob::from_text(text, &overrides)
             })
         }

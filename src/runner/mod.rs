@@ -17,13 +17,28 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::cli::RunArgs;
 use crate::files;
 use crate::jobfile::JobText;
 use crate::results::{ResultFile, Row, Schema, Table, Value};
 use crate::runtime::progress::{Progress, ProgressChoice};
-use crate::runtime::scheduler::{self, Completed, Tasks};
+use crate::runtime::scheduler::{self, Completed, Schedule, Tasks};
 use crate::runtime::{failure, Cluster, LostRank};
+
+/// How to run a job: what the command line says, in the library's own types.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The job file (TOML).
+    pub job: PathBuf,
+    /// Result file [default: results/<job file name>.h5].
+    pub out: Option<PathBuf>,
+    /// Skip tasks already recorded by the same job in the output file or its journal.
+    pub resume: bool,
+    pub schedule: Schedule,
+    /// `None` is `--quiet`.
+    pub progress: ProgressChoice,
+    /// A rank silent for this long is lost.
+    pub node_timeout: Duration,
+}
 
 /// What a job kind adds to the shared run: its tasks, its journal rows and its reduction.
 pub trait JobKind: Serialize + DeserializeOwned + Clone + Sync {
@@ -94,11 +109,11 @@ impl<J: JobKind> RunningReduction<J> for () {
 
 /// Runs a job of kind `J` on this rank; `validate` reads the job on rank 0 only.
 pub fn execute<J: JobKind + Send>(
-    args: &RunArgs,
+    args: &RunOptions,
     validate: impl FnOnce(&JobText) -> anyhow::Result<J> + Send,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let cluster = Cluster::init(Duration::from_secs_f64(args.node_timeout))?;
+    let cluster = Cluster::init(args.node_timeout)?;
     let run = RunInfo {
         size: cluster.size(),
         hosts: cluster.hosts().to_vec(),
@@ -152,7 +167,7 @@ struct Journal {
 
 fn prepare<J: JobKind>(
     run: &RunInfo,
-    args: &RunArgs,
+    args: &RunOptions,
     validate: impl FnOnce(&JobText) -> anyhow::Result<J>,
 ) -> anyhow::Result<(J, Journal)> {
     let text = JobText::read(&args.job)?;
@@ -294,7 +309,7 @@ fn run_and_finish<J: JobKind>(
     cluster: &Cluster,
     job: &J,
     journal: Option<Journal>,
-    args: &RunArgs,
+    args: &RunOptions,
     started: Instant,
 ) -> anyhow::Result<()> {
     let Some(journal) = journal else {
@@ -306,12 +321,7 @@ fn run_and_finish<J: JobKind>(
     let done: std::collections::BTreeSet<usize> =
         covered.unwrap_or(journal.recorded).into_iter().collect();
     let pending: Vec<usize> = (0..job.n_tasks()).filter(|t| !done.contains(t)).collect();
-    let shown = if args.quiet {
-        ProgressChoice::None
-    } else {
-        args.progress
-    };
-    let mut progress = Progress::with_choice(job.n_tasks(), done.len(), shown);
+    let mut progress = Progress::with_choice(job.n_tasks(), done.len(), args.progress);
     let mut ranks = RankLoad::new(cluster.hosts());
     let mut journaled = done.len();
     scheduler::run(
@@ -362,7 +372,7 @@ fn run_and_finish<J: JobKind>(
     journal.file.flush()?;
     drop(journal.file);
     files::put_in_place(&journal.path, &journal.out)?;
-    if !args.quiet || !lost.is_empty() {
+    if args.progress != ProgressChoice::None || !lost.is_empty() {
         let note = match lost.len() {
             0 => String::new(),
             _ => format!(

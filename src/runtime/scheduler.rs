@@ -25,7 +25,32 @@ use mpi::topology::Communicator;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{decode, encode, failure, tag, Cluster, POLL_INTERVAL};
-use crate::cli::Schedule;
+
+/// How tasks are handed to ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// Ranks ask rank 0 for chunks that shrink as the queue empties (faster ranks take more).
+    Dynamic,
+    /// An even, contiguous share of the tasks per rank, fixed up front.
+    Static,
+}
+
+/// A schedule name that is not one of ours.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown schedule \"{0}\"; allowed: dynamic, static")]
+pub struct UnknownSchedule(String);
+
+impl std::str::FromStr for Schedule {
+    type Err = UnknownSchedule;
+
+    fn from_str(name: &str) -> Result<Self, UnknownSchedule> {
+        match name {
+            "dynamic" => Ok(Schedule::Dynamic),
+            "static" => Ok(Schedule::Static),
+            other => Err(UnknownSchedule(other.to_string())),
+        }
+    }
+}
 
 /// A set of independent tasks, identified by `0..n`, that any rank can run.
 pub trait Tasks: Sync {
