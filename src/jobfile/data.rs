@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::ml::cv::stratified_train_test_split;
-use crate::ml::dataset::{digits, load_csv, load_hdf5, make_classification, MakeClassification};
+use crate::datafile;
+use crate::ml::dataset::{digits, make_classification, MakeClassification};
 use crate::ml::Dataset;
 
 /// Where the data comes from, checked.
@@ -131,7 +132,7 @@ impl DataSpec {
                 ),
             ),
             Source::Digits => (digits(), "digits".to_string()),
-            Source::File(path) => (load_file(path)?, path.display().to_string()),
+            Source::File(path) => (datafile::load(path)?, path.display().to_string()),
         };
         let (train, test) = match &self.test {
             TestData::None => (all, None),
@@ -141,7 +142,7 @@ impl DataSpec {
                 (all.select(&split.0), Some(all.select(&split.1)))
             }
             TestData::File(path) => {
-                let test = align_classes(load_file(path)?, &all, path)?;
+                let test = align_classes(datafile::load(path)?, &all, path)?;
                 (all, Some(test))
             }
         };
@@ -166,18 +167,6 @@ fn take<T: serde::de::DeserializeOwned>(
                 .map_err(|e: toml::de::Error| format!("[data] {key}: {}", e.message().trim()))
         })
         .transpose()
-}
-
-fn load_file(path: &Path) -> anyhow::Result<Dataset> {
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    match extension.to_ascii_lowercase().as_str() {
-        "h5" | "hdf5" | "he5" => Ok(load_hdf5(path)?),
-        "csv" => Ok(load_csv(path)?),
-        _ => anyhow::bail!(
-            "data file `{}`: unknown format; use .h5/.hdf5 (datasets X and y) or .csv (header row, label column y or last)",
-            path.display()
-        ),
-    }
 }
 
 /// Re-labels test data with the training data's class indices; refuses unseen classes or a

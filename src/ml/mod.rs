@@ -1,6 +1,7 @@
-//! Machine learning without MPI: labelled datasets, cross-validation splitters, metrics and the
-//! estimators (SVC, logistic regression) that grid searches fit. Everything here is a plain
-//! function of (data, parameters, seed), tested against scikit-learn's answers.
+//! Machine learning without MPI and without files: labelled datasets, cross-validation splitters,
+//! metrics and the estimators (SVC, logistic regression, trees and forests) that jobs fit.
+//! Everything here is a plain function of (arrays, parameters, seed), tested against
+//! scikit-learn's answers; data files are read by `crate::datafile`.
 
 pub mod cv;
 pub mod dataset;

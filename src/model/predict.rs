@@ -9,7 +9,8 @@ use anyhow::Context;
 use ndarray::Array2;
 
 use super::{open, Model};
-use crate::ml::dataset::{encode_labels, load_samples};
+use crate::datafile::load_samples;
+use crate::ml::dataset::encode_labels;
 use crate::ml::forest::argmax_rows;
 use crate::results::{ResultFile, Schema, Table, Value};
 
