@@ -304,6 +304,27 @@ const BAD_GRIDS: &[(&str, &str, &[&str])] = &[
         "gamma = \"scale\"\nclass_weight = { \"7\" = 2.0 }",
         &["class_weight", "7"],
     ),
+    (
+        "gamma = \"scale\"",
+        "gamma = \"scale\"\nclass_weight = \"balanced_subsample\"",
+        &["class_weight", "\"balanced_subsample\"", "random forest"],
+    ),
+    (
+        "source = \"file\"",
+        "source = \"file\"\nrandom_state = 1.5",
+        &[
+            "bad.toml",
+            "[data] random_state must be a whole number >= 0, got 1.5",
+        ],
+    ),
+    (
+        "source = \"file\"",
+        "source = \"file\"\nrandom_state = -3",
+        &[
+            "bad.toml",
+            "[data] random_state must be a whole number >= 0, got -3",
+        ],
+    ),
 ];
 
 #[test]

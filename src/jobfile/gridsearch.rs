@@ -12,8 +12,7 @@ use crate::ml::cv::{Split, StratifiedKFold};
 use crate::ml::dataset::check_folds;
 use crate::ml::estimator::{EstimatorKind, EstimatorParams};
 use crate::ml::search::{candidates, searched_names, Candidate, Grid, ParamValue};
-use crate::ml::svm::ClassWeight;
-use crate::ml::Dataset;
+use crate::ml::{ClassWeight, Dataset};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,11 +159,6 @@ impl GridSearchJob {
         let folds = splitter
             .split(&train.y)
             .map_err(|e| invalid(format!("[cv] {e}")))?;
-        let seed = file
-            .data
-            .get("random_state")
-            .and_then(toml::Value::as_integer)
-            .unwrap_or(0) as u64;
         Ok(GridSearchJob {
             data_origin: origin,
             train,
@@ -175,7 +169,7 @@ impl GridSearchJob {
             params,
             folds,
             metric: file.scoring.metric,
-            seed,
+            seed: spec.random_state,
             refit: overrides.refit,
             return_train_score: overrides.return_train_score,
             groups: std::sync::OnceLock::new(),

@@ -107,10 +107,9 @@ fn run_model(model: &Model, x: &Array2<f64>) -> anyhow::Result<Predictions> {
         }
         Model::Estimator(saved) => {
             let fitted = &saved.model;
-            let predicted = fitted.predict(x.view()).map_err(anyhow::Error::msg)?;
+            let predicted = fitted.predict(x.view())?;
             let proba = fitted
-                .predict_proba(x.view())
-                .map_err(anyhow::Error::msg)?
+                .predict_proba(x.view())?
                 .map(|p| (p, fitted.proba_classes()));
             Ok(Predictions { predicted, proba })
         }

@@ -135,13 +135,15 @@ impl GridSearchJob {
 /// The job's metric on `data` (greater is better, as scikit-learn's scorers).
 pub fn score(metric: Metric, model: &Fitted, data: &Dataset) -> Result<f64, String> {
     let x: ArrayView2<f64> = data.x.view();
+    let predict = || model.predict(x).map_err(|e| e.to_string());
     Ok(match metric {
-        Metric::Accuracy => metrics::accuracy(&data.y, &model.predict(x)?),
-        Metric::BalancedAccuracy => metrics::balanced_accuracy(&data.y, &model.predict(x)?),
-        Metric::F1Macro => metrics::f1_macro(&data.y, &model.predict(x)?),
+        Metric::Accuracy => metrics::accuracy(&data.y, &predict()?),
+        Metric::BalancedAccuracy => metrics::balanced_accuracy(&data.y, &predict()?),
+        Metric::F1Macro => metrics::f1_macro(&data.y, &predict()?),
         Metric::NegLogLoss => {
             let proba = model
-                .predict_proba(x)?
+                .predict_proba(x)
+                .map_err(|e| e.to_string())?
                 .ok_or("neg_log_loss needs a model with probabilities")?;
             -metrics::log_loss(&data.y, proba.view())
         }
@@ -178,7 +180,7 @@ impl Tasks for GridSearchJob {
                             .and_then(|svc| ws.fit(&svc))
                             .map(Fitted::Svc)
                             .map_err(|e| e.to_string()),
-                        _ => params.fit(&train),
+                        _ => params.fit(&train).map_err(|e| e.to_string()),
                     }
                 })
             })
