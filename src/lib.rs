@@ -5,6 +5,7 @@
 //! reports. MPI lives in `runtime`; algorithms (`mc`) know nothing of it.
 
 pub mod cli;
+pub mod datafile;
 pub mod files;
 pub mod jobfile;
 pub mod mc;

@@ -7,9 +7,9 @@ mod common;
 use common::same::*;
 use common::*;
 use serde_json::Value as Json;
+use triton_batch::datafile::load_hdf5;
 use triton_batch::ml::cv::StratifiedKFold;
-use triton_batch::ml::dataset::load_hdf5;
-use triton_batch::results::{ResultFile, Value};
+use triton_batch::results::{ResultFile, Table, Value};
 
 /// scikit-learn's GridSearchCV of scripts/reference/gridsearch.py, on the same data file.
 const JOB: &str = r#"
@@ -258,6 +258,27 @@ const BAD_GRIDS: &[(&str, &str, &[&str])] = &[
         "gamma = \"scale\"",
         "gamma = \"scale\"\nclass_weight = { \"7\" = 2.0 }",
         &["class_weight", "7"],
+    ),
+    (
+        "gamma = \"scale\"",
+        "gamma = \"scale\"\nclass_weight = \"balanced_subsample\"",
+        &["class_weight", "\"balanced_subsample\"", "random forest"],
+    ),
+    (
+        "source = \"file\"",
+        "source = \"file\"\nrandom_state = 1.5",
+        &[
+            "bad.toml",
+            "[data] random_state must be a whole number >= 0, got 1.5",
+        ],
+    ),
+    (
+        "source = \"file\"",
+        "source = \"file\"\nrandom_state = -3",
+        &[
+            "bad.toml",
+            "[data] random_state must be a whole number >= 0, got -3",
+        ],
     ),
 ];
 

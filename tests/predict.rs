@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use triton_batch::ml::dataset::load_hdf5;
+use triton_batch::datafile::load_hdf5;
 use triton_batch::results::{ResultFile, Table, Value};
 
 const TRAIN_ROWS: usize = 450;

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::datafile;
 use crate::ml::cv::stratified_train_test_split;
-use crate::ml::dataset::{digits, load_csv, load_hdf5, make_classification, MakeClassification};
+use crate::ml::dataset::{digits, make_classification, MakeClassification};
 use crate::ml::Dataset;
 
 /// Where the data comes from, checked.
@@ -34,6 +35,9 @@ pub enum TestData {
 pub struct DataSpec {
     pub source: Source,
     pub test: TestData,
+    /// `[data] random_state` (default 0): make_classification's seed, the holdout's, and a grid
+    /// search's.
+    pub random_state: u64,
 }
 
 /// Training data, and test data when the job asks for it.
@@ -58,6 +62,15 @@ impl DataSpec {
     /// make_classification's parameters, with scikit-learn's names.
     pub fn from_table(table: &toml::Table) -> Result<Self, String> {
         let mut rest = table.clone();
+        let random_state = match rest.remove("random_state") {
+            None => 0,
+            Some(toml::Value::Integer(n)) if n >= 0 => n as u64,
+            Some(other) => {
+                return Err(format!(
+                    "[data] random_state must be a whole number >= 0, got {other}"
+                ))
+            }
+        };
         let source: SourceName = take(&mut rest, "source")?.ok_or_else(|| {
             "[data] source is required: \"make_classification\", \"digits\" or \"file\"".to_string()
         })?;
@@ -72,10 +85,13 @@ impl DataSpec {
                 let params: MakeClassification = toml::Value::Table(rest)
                     .try_into()
                     .map_err(|e: toml::de::Error| format!("[data] {}", e.message().trim()))?;
-                Source::MakeClassification(params)
+                Source::MakeClassification(MakeClassification {
+                    random_state,
+                    ..params
+                })
             }
             SourceName::Digits | SourceName::File => {
-                if let Some(key) = rest.keys().find(|k| *k != "random_state") {
+                if let Some(key) = rest.keys().next() {
                     return Err(format!(
                         "[data] {key} is a make_classification parameter; this source takes path, test_size, test_path and random_state"
                     ));
@@ -94,15 +110,14 @@ impl DataSpec {
                 }
             }
         };
-        let seed = table
-            .get("random_state")
-            .and_then(toml::Value::as_integer)
-            .unwrap_or(0) as u64;
         let test = match (test_size, test_path) {
             (Some(_), Some(_)) => {
                 return Err("[data] give test_size or test_path, not both".into());
             }
-            (Some(t), None) if t > 0.0 && t < 1.0 => TestData::Holdout { test_size: t, seed },
+            (Some(t), None) if t > 0.0 && t < 1.0 => TestData::Holdout {
+                test_size: t,
+                seed: random_state,
+            },
             (Some(t), None) => {
                 return Err(format!(
                     "[data] test_size must be between 0 and 1 (exclusive), got {t}"
@@ -111,7 +126,11 @@ impl DataSpec {
             (None, Some(path)) => TestData::File(path),
             (None, None) => TestData::None,
         };
-        Ok(DataSpec { source, test })
+        Ok(DataSpec {
+            source,
+            test,
+            random_state,
+        })
     }
 
     /// The same spec with the training data read from `path` (the `--data` flag).
@@ -131,7 +150,7 @@ impl DataSpec {
                 ),
             ),
             Source::Digits => (digits(), "digits".to_string()),
-            Source::File(path) => (load_file(path)?, path.display().to_string()),
+            Source::File(path) => (datafile::load(path)?, path.display().to_string()),
         };
         let (train, test) = match &self.test {
             TestData::None => (all, None),
@@ -141,7 +160,7 @@ impl DataSpec {
                 (all.select(&split.0), Some(all.select(&split.1)))
             }
             TestData::File(path) => {
-                let test = align_classes(load_file(path)?, &all, path)?;
+                let test = align_classes(datafile::load(path)?, &all, path)?;
                 (all, Some(test))
             }
         };
@@ -166,18 +185,6 @@ fn take<T: serde::de::DeserializeOwned>(
                 .map_err(|e: toml::de::Error| format!("[data] {key}: {}", e.message().trim()))
         })
         .transpose()
-}
-
-fn load_file(path: &Path) -> anyhow::Result<Dataset> {
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    match extension.to_ascii_lowercase().as_str() {
-        "h5" | "hdf5" | "he5" => Ok(load_hdf5(path)?),
-        "csv" => Ok(load_csv(path)?),
-        _ => anyhow::bail!(
-            "data file `{}`: unknown format; use .h5/.hdf5 (datasets X and y) or .csv (header row, label column y or last)",
-            path.display()
-        ),
-    }
 }
 
 /// Re-labels test data with the training data's class indices; refuses unseen classes or a
@@ -212,4 +219,52 @@ fn align_classes(test: Dataset, train: &Dataset, path: &Path) -> anyhow::Result<
         classes: train.classes.clone(),
         x: test.x,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> Result<DataSpec, String> {
+        DataSpec::from_table(&toml::from_str(text).unwrap())
+    }
+
+    /// `random_state` is read once, here, for every source; anything but a whole number >= 0 is
+    /// refused rather than taken as 0.
+    #[test]
+    fn random_state_is_a_whole_number() {
+        let generated =
+            spec("source = 'make_classification'\nn_samples = 50\nrandom_state = 7").unwrap();
+        assert_eq!(generated.random_state, 7);
+        match generated.source {
+            Source::MakeClassification(p) => assert_eq!((p.n_samples, p.random_state), (50, 7)),
+            other => panic!("{other:?}"),
+        }
+        let holdout = spec("source = 'digits'\ntest_size = 0.25\nrandom_state = 3").unwrap();
+        assert_eq!(
+            holdout.test,
+            TestData::Holdout {
+                test_size: 0.25,
+                seed: 3
+            }
+        );
+        assert_eq!(spec("source = 'digits'").unwrap().random_state, 0);
+        for source in ["make_classification", "digits", "file'\npath = 'x.h5"] {
+            for (bad, shown) in [
+                ("1.5", "1.5"),
+                ("-1", "-1"),
+                ("'7'", "\"7\""),
+                ("true", "true"),
+            ] {
+                let err = spec(&format!("source = '{source}'\nrandom_state = {bad}"))
+                    .map(|_| ())
+                    .unwrap_err();
+                assert_eq!(
+                    err,
+                    format!("[data] random_state must be a whole number >= 0, got {shown}"),
+                    "{source}"
+                );
+            }
+        }
+    }
 }

@@ -14,8 +14,7 @@ use crate::ml::estimator::{EstimatorKind, EstimatorParams};
 use crate::ml::search::{
     candidates, searched_names, Candidate, Grid, Metric, ParamValue, SearchPlan,
 };
-use crate::ml::svm::ClassWeight;
-use crate::ml::Dataset;
+use crate::ml::{ClassWeight, Dataset};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,11 +133,6 @@ impl GridSearchJob {
         let folds = splitter
             .split(&train.y)
             .map_err(|e| invalid(format!("[cv] {e}")))?;
-        let seed = file
-            .data
-            .get("random_state")
-            .and_then(toml::Value::as_integer)
-            .unwrap_or(0) as u64;
         Ok(GridSearchJob {
             data_origin: origin,
             train,
@@ -152,7 +146,7 @@ impl GridSearchJob {
                 file.scoring.metric,
                 overrides.return_train_score,
             ),
-            seed,
+            seed: spec.random_state,
             refit: overrides.refit,
         })
     }

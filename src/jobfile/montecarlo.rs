@@ -1,5 +1,6 @@
 //! The Monte Carlo job file (`[model]`, `[option]`, `[simulation]`) and its validation into a
-//! `MonteCarloJob`, whose parts are the checked types of `crate::mc`.
+//! `MonteCarloJob`, whose parts are the checked types of `crate::mc`. The payoff, option type and
+//! estimator are read as `mc`'s own enums, whose serde names are the job-file spellings.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,37 +34,14 @@ struct ModelSection {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum PayoffKind {
-    European,
-    AsianArithmetic,
-    AsianGeometric,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum OptionTypeKind {
-    Call,
-    Put,
-}
-
-#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OptionSection {
-    payoff: PayoffKind,
+    payoff: Payoff,
     #[serde(rename = "type")]
-    option_type: OptionTypeKind,
+    option_type: OptionType,
     strike: f64,
     maturity: Option<f64>,
     steps: i64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum EstimatorKind {
-    Plain,
-    Antithetic,
-    ControlVariate,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,14 +49,14 @@ enum EstimatorKind {
 struct SimulationSection {
     paths: i64,
     #[serde(default = "default_estimator")]
-    estimator: EstimatorKind,
+    estimator: Estimator,
     #[serde(default)]
     seed: u64,
     block_paths: Option<i64>,
 }
 
-fn default_estimator() -> EstimatorKind {
-    EstimatorKind::Plain
+fn default_estimator() -> Estimator {
+    Estimator::Plain
 }
 
 /// Paths per task when the job does not say: small enough for a few dozen blocks per rank on
@@ -101,12 +79,8 @@ impl MonteCarloJob {
         let invalid = |message: String| JobError::invalid(&job.path, message);
         let model = model(&file.model).map_err(invalid)?;
         let option = option(&file.option, &file.model.kind).map_err(invalid)?;
-        let estimator = match file.simulation.estimator {
-            EstimatorKind::Plain => Estimator::Plain,
-            EstimatorKind::Antithetic => Estimator::Antithetic,
-            EstimatorKind::ControlVariate => Estimator::ControlVariate,
-        };
-        let pricing = Pricing::new(model, option, estimator).map_err(|e| invalid(e.to_string()))?;
+        let pricing = Pricing::new(model, option, file.simulation.estimator)
+            .map_err(|e| invalid(e.to_string()))?;
         let paths_of = |value: i64, key: &str| {
             let paths = positive(value, key)?;
             pricing
@@ -172,15 +146,6 @@ fn model(section: &ModelSection) -> Result<Model, String> {
 }
 
 fn option(section: &OptionSection, kind: &ModelKind) -> Result<OptionSpec, String> {
-    let payoff = match section.payoff {
-        PayoffKind::European => Payoff::European,
-        PayoffKind::AsianArithmetic => Payoff::AsianArithmetic,
-        PayoffKind::AsianGeometric => Payoff::AsianGeometric,
-    };
-    let option_type = match section.option_type {
-        OptionTypeKind::Call => OptionType::Call,
-        OptionTypeKind::Put => OptionType::Put,
-    };
     let steps = positive(section.steps, "[option] steps")? as usize;
     let maturity = match (kind, section.maturity) {
         (_, Some(t)) => t,
@@ -190,6 +155,12 @@ fn option(section: &OptionSection, kind: &ModelKind) -> Result<OptionSpec, Strin
             return Err("[option] maturity is required for kind = \"gbm\" (years, > 0)".into())
         }
     };
-    OptionSpec::new(payoff, option_type, section.strike, maturity, steps)
-        .map_err(|e| format!("[option] {e}"))
+    OptionSpec::new(
+        section.payoff,
+        section.option_type,
+        section.strike,
+        maturity,
+        steps,
+    )
+    .map_err(|e| format!("[option] {e}"))
 }

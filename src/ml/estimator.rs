@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::ml::forest::{Forest, ForestParams, RandomForest};
 use crate::ml::linear::{LogisticModel, LogisticRegression};
 use crate::ml::svm::{SvcModel, SvcParams};
-use crate::ml::Dataset;
+use crate::ml::{Dataset, MlError};
 
 /// The estimator kinds, as job files name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,15 +22,12 @@ pub enum EstimatorKind {
 impl EstimatorKind {
     pub const NAMES: &'static str = "\"svc\", \"logistic_regression\", \"random_forest\"";
 
-    pub fn from_name(name: &str) -> Result<Self, String> {
+    pub fn from_name(name: &str) -> Result<Self, MlError> {
         match name {
             "svc" => Ok(EstimatorKind::Svc),
             "logistic_regression" => Ok(EstimatorKind::LogisticRegression),
             "random_forest" => Ok(EstimatorKind::RandomForest),
-            other => Err(format!(
-                "unknown estimator kind \"{other}\"; allowed: {}",
-                Self::NAMES
-            )),
+            other => Err(MlError::UnknownKind(other.to_string())),
         }
     }
 
@@ -53,18 +50,19 @@ pub enum EstimatorParams {
 
 impl EstimatorParams {
     /// Builds and validates parameters from TOML values with scikit-learn's names.
-    pub fn from_toml(kind: EstimatorKind, values: &toml::Table) -> Result<Self, String> {
+    pub fn from_toml(kind: EstimatorKind, values: &toml::Table) -> Result<Self, MlError> {
         let value = toml::Value::Table(values.clone());
-        let message = |e: toml::de::Error| e.message().trim().replace('\n', " ");
+        let message =
+            |e: toml::de::Error| MlError::Parameters(e.message().trim().replace('\n', " "));
         match kind {
             EstimatorKind::Svc => {
                 let params: SvcParams = value.try_into().map_err(message)?;
-                params.validate().map_err(|e| e.to_string())?;
+                params.validate()?;
                 Ok(EstimatorParams::Svc(params))
             }
             EstimatorKind::LogisticRegression => {
                 let params: LogisticRegression = value.try_into().map_err(message)?;
-                params.validate().map_err(|e| e.to_string())?;
+                params.validate()?;
                 Ok(EstimatorParams::LogisticRegression(params))
             }
             EstimatorKind::RandomForest => {
@@ -75,21 +73,14 @@ impl EstimatorParams {
     }
 
     /// Fits on `train`; an error is the fit's own message (scored NaN by a grid search).
-    pub fn fit(&self, train: &Dataset) -> Result<Fitted, String> {
-        match self {
-            EstimatorParams::Svc(p) => p
-                .build()
-                .and_then(|svc| svc.fit_dataset(train))
-                .map(Fitted::Svc)
-                .map_err(|e| e.to_string()),
-            EstimatorParams::LogisticRegression(p) => p
-                .fit_dataset(train)
-                .map(Fitted::LogisticRegression)
-                .map_err(|e| e.to_string()),
-            EstimatorParams::RandomForest(p) => RandomForest::fit(p, train)
-                .map(Fitted::RandomForest)
-                .map_err(|e| e.to_string()),
-        }
+    pub fn fit(&self, train: &Dataset) -> Result<Fitted, MlError> {
+        Ok(match self {
+            EstimatorParams::Svc(p) => Fitted::Svc(p.build()?.fit_dataset(train)?),
+            EstimatorParams::LogisticRegression(p) => {
+                Fitted::LogisticRegression(p.fit_dataset(train)?)
+            }
+            EstimatorParams::RandomForest(p) => Fitted::RandomForest(RandomForest::fit(p, train)?),
+        })
     }
 }
 
@@ -121,25 +112,23 @@ impl Fitted {
     }
 
     /// Predicted class indices (into the training data's classes).
-    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>, String> {
-        match self {
-            Fitted::Svc(m) => m.predict(x).map_err(|e| e.to_string()),
-            Fitted::LogisticRegression(m) => Ok(m.predict(x)),
-            Fitted::RandomForest(m) => m.predict(x).map_err(|e| e.to_string()),
-        }
+    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Vec<usize>, MlError> {
+        Ok(match self {
+            Fitted::Svc(m) => m.predict(x)?,
+            Fitted::LogisticRegression(m) => m.predict(x),
+            Fitted::RandomForest(m) => m.predict(x)?,
+        })
     }
 
     /// Class probabilities, one column per class of the model; `None` where the model has none
     /// (an SVC fitted without `probability = true`).
-    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, String> {
-        match self {
-            Fitted::Svc(m) if m.has_probability() => {
-                m.predict_proba(x).map(Some).map_err(|e| e.to_string())
-            }
-            Fitted::Svc(_) => Ok(None),
-            Fitted::LogisticRegression(m) => Ok(Some(m.predict_proba(x))),
-            Fitted::RandomForest(m) => m.predict_proba(x).map(Some).map_err(|e| e.to_string()),
-        }
+    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, MlError> {
+        Ok(match self {
+            Fitted::Svc(m) if m.has_probability() => Some(m.predict_proba(x)?),
+            Fitted::Svc(_) => None,
+            Fitted::LogisticRegression(m) => Some(m.predict_proba(x)),
+            Fitted::RandomForest(m) => Some(m.predict_proba(x)?),
+        })
     }
 
     /// Support vectors in total, for SVC models.
@@ -160,5 +149,38 @@ impl Fitted {
             Fitted::LogisticRegression(m) => m.warning().map(str::to_string),
             Fitted::RandomForest(m) => m.warning(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ml::svm::SvmError;
+
+    /// Errors are typed; their messages are the estimator's own, as a job-file error shows them.
+    #[test]
+    fn errors_are_typed_with_the_estimators_messages() {
+        let err = EstimatorKind::from_name("svm").unwrap_err();
+        assert_eq!(err, MlError::UnknownKind("svm".into()));
+        assert_eq!(
+            err.to_string(),
+            "unknown estimator kind \"svm\"; allowed: \"svc\", \"logistic_regression\", \"random_forest\""
+        );
+        let table = |text: &str| toml::from_str::<toml::Table>(text).unwrap();
+        let err = EstimatorParams::from_toml(EstimatorKind::Svc, &table("C = -1.0")).unwrap_err();
+        let MlError::Svm(inner @ SvmError::InvalidParameter { name: "C", .. }) = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(err.to_string(), inner.to_string());
+        let err = EstimatorParams::from_toml(EstimatorKind::LogisticRegression, &table("Cc = 1"))
+            .unwrap_err();
+        assert!(
+            matches!(&err, MlError::Parameters(m) if m.contains("Cc") && !m.contains('\n')),
+            "{err:?}"
+        );
+        let err =
+            EstimatorParams::from_toml(EstimatorKind::RandomForest, &table("n_estimators = 0"))
+                .unwrap_err();
+        assert!(err.to_string().contains("n_estimators"), "{err}");
     }
 }

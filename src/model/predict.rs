@@ -9,8 +9,9 @@ use anyhow::Context;
 use ndarray::Array2;
 
 use super::{open, Model};
+use crate::datafile::load_samples;
 use crate::files;
-use crate::ml::dataset::{encode_labels, load_samples};
+use crate::ml::dataset::encode_labels;
 use crate::ml::forest::argmax_rows;
 use crate::results::{ResultFile, Schema, Table, Value};
 
@@ -97,10 +98,9 @@ fn run_model(model: &Model, x: &Array2<f64>) -> anyhow::Result<Predictions> {
         }
         Model::Estimator(saved) => {
             let fitted = &saved.model;
-            let predicted = fitted.predict(x.view()).map_err(anyhow::Error::msg)?;
+            let predicted = fitted.predict(x.view())?;
             let proba = fitted
-                .predict_proba(x.view())
-                .map_err(anyhow::Error::msg)?
+                .predict_proba(x.view())?
                 .map(|p| (p, fitted.proba_classes()));
             Ok(Predictions { predicted, proba })
         }

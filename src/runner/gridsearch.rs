@@ -223,7 +223,7 @@ impl GridSearchJob {
             .map_err(|e| anyhow::anyhow!("refitting the best candidate: {e}"))?;
         let seconds = started.elapsed().as_secs_f64();
         let test_score = match &self.test {
-            Some(test) => score(self.plan.metric, &model, test).map_err(anyhow::Error::msg)?,
+            Some(test) => score(self.plan.metric, &model, test)?,
             None => f64::NAN,
         };
         Ok(Refit {

@@ -59,16 +59,25 @@ impl JobKind for MonteCarloJob {
         file: &ResultFile,
         wall_seconds: f64,
     ) -> anyhow::Result<()> {
-        let columns = BlockSums::field_names()
-            .iter()
-            .map(|name| journal.f64_column(name))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let blocks: Vec<BlockSums> = (0..journal.rows.len())
-            .map(|i| BlockSums::from_values(&columns.iter().map(|c| c[i]).collect::<Vec<_>>()))
-            .collect();
-        let estimate = mc::reduce(&self.pricing, &blocks);
+        let estimate = mc::reduce(&self.pricing, &journal_blocks(journal)?);
         file.write_table("estimate", &estimate_table(self, &estimate, wall_seconds))
     }
+}
+
+/// The blocks of a `blocks` journal in task order, as the estimate reduces them; a chart of the
+/// running estimate (`report::plot`) reads a finished file's journal with this too.
+pub fn journal_blocks(journal: &Table) -> anyhow::Result<Vec<BlockSums>> {
+    let columns = BlockSums::field_names()
+        .iter()
+        .map(|name| journal.f64_column(name))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let tasks = journal.i64_column("task")?;
+    let mut order: Vec<usize> = (0..tasks.len()).collect();
+    order.sort_by_key(|&r| tasks[r]);
+    Ok(order
+        .into_iter()
+        .map(|r| BlockSums::from_values(&columns.iter().map(|c| c[r]).collect::<Vec<_>>()))
+        .collect())
 }
 
 fn estimate_table(job: &MonteCarloJob, estimate: &mc::Estimate, wall_seconds: f64) -> Table {

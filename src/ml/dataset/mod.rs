@@ -1,11 +1,10 @@
-//! Labelled data for the estimators: loading a user's HDF5 or CSV file into `ml::Dataset` with
-//! errors that name the file and the row or dataset, the digits data, scikit-learn's
-//! `make_classification` generator, label encoding in `np.unique` order, row selection, and the
-//! check that every class has at least as many members as the folds a grid search asks for.
+//! Labelled data for the estimators, from arrays (files are read by `crate::datafile`): the
+//! digits data, scikit-learn's `make_classification` generator, label encoding in `np.unique`
+//! order, row selection, and the check that every class has at least as many members as the folds
+//! a grid search asks for.
 
 mod digits;
 mod generate;
-mod load;
 #[cfg(test)]
 mod tests;
 
@@ -16,65 +15,14 @@ use ndarray::{Array2, Axis};
 pub use crate::ml::Dataset;
 pub use digits::digits;
 pub use generate::{make_classification, MakeClassification, MakeClassificationError};
-pub use load::{load_csv, load_hdf5, load_samples, Samples};
 
-/// Why data could not be loaded or used. Every message names where the problem is: the file and
-/// its row (CSV: the 1-based data row and the file line) or dataset (HDF5).
+/// Why labelled data cannot be used. `origin` names the data (a file and its label column or
+/// dataset, or a generator) so that the message says where to look.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    #[error("{file}: cannot read: {message}")]
-    Read { file: String, message: String },
-    #[error("{file}: {message}")]
-    Format { file: String, message: String },
-    #[error("{file}: row {row} (line {line}) has {found} cells but the header has {expected}")]
-    RaggedRow {
-        file: String,
-        row: usize,
-        line: u64,
-        expected: usize,
-        found: usize,
-    },
-    #[error("{file}: row {row} (line {line}), column `{column}`: `{cell}` is not a number")]
-    NotNumeric {
-        file: String,
-        row: usize,
-        line: u64,
-        column: String,
-        cell: String,
-    },
-    #[error("{file}: row {row} (line {line}), column `{column}`: {value} is not a finite number")]
-    NotFiniteCell {
-        file: String,
-        row: usize,
-        line: u64,
-        column: String,
-        value: String,
-    },
-    #[error("{file}: row {row} (line {line}): the label in column `{column}` is empty")]
-    EmptyLabel {
-        file: String,
-        row: usize,
-        line: u64,
-        column: String,
-    },
-    #[error("{file}: dataset `{dataset}`: {message}")]
-    Hdf5 {
-        file: String,
-        dataset: String,
-        message: String,
-    },
-    #[error(
-        "{file}: dataset `X`, row {row}, column {column} (0-based): {value} is not a finite number"
-    )]
-    NotFiniteHdf5 {
-        file: String,
-        row: usize,
-        column: usize,
-        value: f64,
-    },
-    #[error("{file}: dataset `X` has {x_rows} rows but dataset `y` has {y_len} labels")]
+    #[error("{origin}: {x_rows} rows of features but {y_len} labels")]
     LengthMismatch {
-        file: String,
+        origin: String,
         x_rows: usize,
         y_len: usize,
     },
@@ -142,7 +90,7 @@ impl Dataset {
     ) -> Result<Dataset, DatasetError> {
         if x.nrows() != labels.len() {
             return Err(DatasetError::LengthMismatch {
-                file: origin.to_string(),
+                origin: origin.to_string(),
                 x_rows: x.nrows(),
                 y_len: labels.len(),
             });

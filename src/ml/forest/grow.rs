@@ -10,11 +10,11 @@
 
 use rand::{Rng, RngExt};
 
-use super::params::{ClassWeight, ForestParams};
+use super::params::ForestParams;
 use crate::ml::tree::{
     fit_weighted, DecisionTree, SampleCount, TrainingSet, TreeError, TreeParams,
 };
-use crate::ml::Dataset;
+use crate::ml::{ClassWeight, Dataset};
 use crate::rng::task_rng;
 
 /// One grown tree with what the caller needs for out-of-bag votes.
@@ -60,9 +60,9 @@ impl ForestTrainer {
         // Data-dependent checks (max_features against n_features) before any tree is grown.
         tree_params.resolve_check(n, set.n_features())?;
         let class_weights = match &params.class_weight {
-            None => None,
-            Some(ClassWeight::BalancedSubsample) if params.bootstrap => None,
-            Some(ClassWeight::Balanced) | Some(ClassWeight::BalancedSubsample) => {
+            ClassWeight::None => None,
+            ClassWeight::BalancedSubsample if params.bootstrap => None,
+            ClassWeight::Balanced | ClassWeight::BalancedSubsample => {
                 let per_class = balanced_weights(set.labels(), set.n_classes());
                 Some(
                     set.labels()
@@ -71,7 +71,7 @@ impl ForestTrainer {
                         .collect(),
                 )
             }
-            Some(ClassWeight::Map(map)) => {
+            ClassWeight::Map(map) => {
                 let mut per_class = vec![1.0; data.classes.len()];
                 for (label, &w) in map {
                     let Some(k) = data.classes.iter().position(|c| c == label) else {
@@ -142,7 +142,7 @@ impl ForestTrainer {
             let counts = self.draw_bootstrap(&mut rng);
             let oob: Vec<u32> = (0..n as u32).filter(|&i| counts[i as usize] == 0).collect();
             let mut weights: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
-            if let Some(ClassWeight::BalancedSubsample) = self.params.class_weight {
+            if let ClassWeight::BalancedSubsample = self.params.class_weight {
                 let labels = self.set.labels();
                 let k = self.set.n_classes();
                 let mut drawn = vec![0u64; k];

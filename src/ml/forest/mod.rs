@@ -15,7 +15,7 @@ mod votes;
 
 pub use grow::{grow_tree, FittedTree, ForestTrainer};
 pub use model::{Forest, RandomForest};
-pub use params::{ClassWeight, ForestParams};
+pub use params::ForestParams;
 pub(crate) use votes::argmax_rows;
 pub use votes::{ForestVotes, OobScore};
 

@@ -8,7 +8,7 @@ use ndarray::Array2;
 
 use super::*;
 use crate::ml::tree::{Criterion, DecisionTree, MaxFeatures, SampleCount, TreeParams};
-use crate::ml::Dataset;
+use crate::ml::{ClassWeight, Dataset};
 
 struct Reference {
     file: hdf5::File,
@@ -347,7 +347,7 @@ fn multiclass_and_class_weights_match_scikit_learn() {
         (
             "forest_balanced",
             ForestParams {
-                class_weight: Some(ClassWeight::Balanced),
+                class_weight: ClassWeight::Balanced,
                 oob_score: true,
                 ..base.clone()
             },
@@ -355,7 +355,7 @@ fn multiclass_and_class_weights_match_scikit_learn() {
         (
             "forest_balanced_subsample",
             ForestParams {
-                class_weight: Some(ClassWeight::BalancedSubsample),
+                class_weight: ClassWeight::BalancedSubsample,
                 ..base.clone()
             },
         ),
@@ -697,7 +697,7 @@ fn bad_parameters_are_refused_by_name() {
         ),
         (
             ForestParams {
-                class_weight: Some(ClassWeight::Map(map)),
+                class_weight: ClassWeight::Map(map),
                 ..d()
             },
             "class_weight",
@@ -729,14 +729,14 @@ fn parameters_deserialise_from_grid_values() {
     .unwrap();
     assert_eq!(p.n_estimators, 300);
     assert_eq!(p.max_features, MaxFeatures::Log2);
-    assert_eq!(p.class_weight, Some(ClassWeight::BalancedSubsample));
+    assert_eq!(p.class_weight, ClassWeight::BalancedSubsample);
     assert_eq!(p.max_samples, Some(SampleCount::Fraction(0.8)));
     assert!(p.bootstrap && p.oob_score);
     let p: ForestParams = toml::from_str("class_weight = { 0 = 1, 1 = 2.5 }").unwrap();
     let mut map = std::collections::BTreeMap::new();
     map.insert("0".to_string(), 1.0);
     map.insert("1".to_string(), 2.5);
-    assert_eq!(p.class_weight, Some(ClassWeight::Map(map)));
+    assert_eq!(p.class_weight, ClassWeight::Map(map));
     // A grid search builds a table of toml values.
     let mut table = toml::Table::new();
     table.insert("n_estimators".into(), toml::Value::Integer(10));
@@ -769,7 +769,7 @@ fn parameters_deserialise_from_grid_values() {
     }
     // Round trips.
     let p = ForestParams {
-        class_weight: Some(ClassWeight::Balanced),
+        class_weight: ClassWeight::Balanced,
         max_samples: Some(SampleCount::Count(100)),
         max_features: MaxFeatures::Count(3),
         ..ForestParams::default()
@@ -814,7 +814,7 @@ fn class_weights_shape_the_bootstrap_or_the_weights() {
     map.insert("2".to_string(), 0.0);
     let params = ForestParams {
         n_estimators: 5,
-        class_weight: Some(ClassWeight::Map(map.clone())),
+        class_weight: ClassWeight::Map(map.clone()),
         ..ForestParams::default()
     };
     let forest = RandomForest::fit(&params, &r.train).unwrap();
@@ -829,7 +829,7 @@ fn class_weights_shape_the_bootstrap_or_the_weights() {
     let params = ForestParams {
         n_estimators: 2,
         bootstrap: false,
-        class_weight: Some(ClassWeight::Balanced),
+        class_weight: ClassWeight::Balanced,
         ..ForestParams::default()
     };
     let trainer = ForestTrainer::new(&params, &r.train).unwrap();
@@ -847,7 +847,7 @@ fn class_weights_shape_the_bootstrap_or_the_weights() {
     // the root's class fractions are equal too.
     let params = ForestParams {
         n_estimators: 2,
-        class_weight: Some(ClassWeight::BalancedSubsample),
+        class_weight: ClassWeight::BalancedSubsample,
         ..ForestParams::default()
     };
     let t = ForestTrainer::new(&params, &r.train)
@@ -862,7 +862,7 @@ fn class_weights_shape_the_bootstrap_or_the_weights() {
     let params = ForestParams {
         n_estimators: 1,
         bootstrap: false,
-        class_weight: Some(ClassWeight::Map(map)),
+        class_weight: ClassWeight::Map(map),
         ..ForestParams::default()
     };
     let t = ForestTrainer::new(&params, &r.train)

@@ -117,7 +117,7 @@ impl SearchPlan {
                         .and_then(|svc| ws.fit(&svc))
                         .map(Fitted::Svc)
                         .map_err(|e| e.to_string()),
-                    _ => params.fit(&fold_train),
+                    _ => params.fit(&fold_train).map_err(|e| e.to_string()),
                 };
                 let started = Instant::now();
                 let fitted = injected_failure(candidate).map_or_else(fit, Err);
@@ -138,9 +138,10 @@ impl SearchPlan {
     ) -> SplitOutcome {
         let started = Instant::now();
         let scores = fitted.and_then(|model| {
-            let test_score = score(self.metric, &model, test)?;
+            let score = |data| score(self.metric, &model, data).map_err(|e| e.to_string());
+            let test_score = score(test)?;
             let train_score = match self.return_train_score {
-                true => score(self.metric, &model, train)?,
+                true => score(train)?,
                 false => f64::NAN,
             };
             Ok((test_score, train_score, model.n_support()))

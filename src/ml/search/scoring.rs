@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ml::estimator::Fitted;
 use crate::ml::metrics;
-use crate::ml::Dataset;
+use crate::ml::{Dataset, MlError};
 
 /// The score of a split, as scikit-learn's `scoring` names it (greater is better).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +35,7 @@ impl Metric {
 }
 
 /// `metric` of `model` on `data`.
-pub fn score(metric: Metric, model: &Fitted, data: &Dataset) -> Result<f64, String> {
+pub fn score(metric: Metric, model: &Fitted, data: &Dataset) -> Result<f64, MlError> {
     let x = data.x.view();
     Ok(match metric {
         Metric::Accuracy => metrics::accuracy(&data.y, &model.predict(x)?),
@@ -44,7 +44,7 @@ pub fn score(metric: Metric, model: &Fitted, data: &Dataset) -> Result<f64, Stri
         Metric::NegLogLoss => {
             let proba = model
                 .predict_proba(x)?
-                .ok_or("neg_log_loss needs a model with probabilities")?;
+                .ok_or(MlError::NoProbabilities(metric.name()))?;
             -metrics::log_loss(&data.y, proba.view())
         }
     })

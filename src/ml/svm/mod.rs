@@ -32,9 +32,10 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 pub use kernel::KernelSpec;
 pub use model::SvcModel;
-pub use params::{ClassWeight, DecisionShape, Gamma, Kernel, SvcParams, SvmError};
+pub use params::{DecisionShape, Gamma, Kernel, SvcParams, SvmError};
 pub use workspace::SvcWorkspace;
 
+use crate::ml::ClassWeight;
 use cache::KernelCache;
 use kernel::FeatureMajor;
 use model::{decisions, PairGroups};
@@ -161,6 +162,7 @@ fn class_costs(params: &SvcParams, prep: &Prepared) -> Result<Vec<f64>, SvmError
     let k = prep.present.len();
     match &params.class_weight {
         ClassWeight::None => Ok(vec![params.c; k]),
+        ClassWeight::BalancedSubsample => Err(params::balanced_subsample_refused()),
         ClassWeight::Balanced => Ok(prep
             .members
             .iter()

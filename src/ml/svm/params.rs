@@ -1,13 +1,14 @@
 //! SVC parameters: the plain, serde-friendly [`SvcParams`] (scikit-learn's names and defaults),
-//! the kernel / gamma / class-weight vocabularies, the error type, and `SvcParams::build`, the
-//! only way to get an [`Svc`](super::Svc): every value is checked there, so nothing invalid
-//! reaches the solver.
+//! the kernel and gamma vocabularies (`class_weight` is the shared `crate::ml::ClassWeight`), the
+//! error type, and `SvcParams::build`, the only way to get an [`Svc`](super::Svc): every value is
+//! checked there, so nothing invalid reaches the solver.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
+
+use crate::ml::ClassWeight;
 
 /// Everything that can go wrong in this module.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -137,56 +138,18 @@ impl<'de> Deserialize<'de> for Gamma {
 
 const GAMMA_ALLOWED: &str = "\"scale\", \"auto\" or a finite number > 0";
 
-/// Per-class multipliers of C.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum ClassWeight {
-    /// Every class gets C.
-    #[default]
-    None,
-    /// Class c gets `C * n_samples / (n_classes * count(c))`.
-    Balanced,
-    /// Class label -> weight (labels absent from the map get 1). Labels are checked against the
-    /// training classes at fit time, before solving.
-    Map(BTreeMap<String, f64>),
-}
-
-impl Serialize for ClassWeight {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            ClassWeight::None => s.serialize_str("none"),
-            ClassWeight::Balanced => s.serialize_str("balanced"),
-            ClassWeight::Map(m) => m.serialize(s),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ClassWeightRepr {
-    Name(String),
-    Map(BTreeMap<String, f64>),
-}
-
-impl<'de> Deserialize<'de> for ClassWeight {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Option::<ClassWeightRepr>::deserialize(d)? {
-            None => Ok(ClassWeight::None),
-            Some(ClassWeightRepr::Map(m)) => Ok(ClassWeight::Map(m)),
-            Some(ClassWeightRepr::Name(n)) if n == "balanced" => Ok(ClassWeight::Balanced),
-            Some(ClassWeightRepr::Name(n)) if n == "none" || n == "None" => Ok(ClassWeight::None),
-            Some(ClassWeightRepr::Name(n)) => {
-                Err(serde::de::Error::custom(SvmError::InvalidParameter {
-                    name: "class_weight",
-                    value: format!("{n:?}"),
-                    allowed: CLASS_WEIGHT_ALLOWED,
-                }))
-            }
-        }
-    }
-}
-
 const CLASS_WEIGHT_ALLOWED: &str =
     "\"none\", \"balanced\" or a map from class label to a finite weight > 0";
+
+/// `class_weight = "balanced_subsample"` refused: it weighs each tree's bootstrap sample.
+pub(super) fn balanced_subsample_refused() -> SvmError {
+    SvmError::InvalidParameter {
+        name: "class_weight",
+        value: "\"balanced_subsample\"".into(),
+        allowed: "\"none\", \"balanced\" or a map from class label to a finite weight > 0 \
+                  (\"balanced_subsample\" weighs the bootstrap samples of a random forest)",
+    }
+}
 
 /// Shape of `decision_function` with more than two classes (scikit-learn's
 /// `decision_function_shape`). Binary problems always give one column.
@@ -307,14 +270,18 @@ impl SvcParams {
                 "-1 (no limit) or an integer >= 1",
             ));
         }
-        if let ClassWeight::Map(m) = &self.class_weight {
-            for (label, w) in m {
-                if !(w.is_finite() && *w > 0.0) {
-                    return Err(SvmError::InvalidParameter {
-                        name: "class_weight",
-                        value: format!("{{{label:?}: {w}}}"),
-                        allowed: CLASS_WEIGHT_ALLOWED,
-                    });
+        match &self.class_weight {
+            ClassWeight::None | ClassWeight::Balanced => {}
+            ClassWeight::BalancedSubsample => return Err(balanced_subsample_refused()),
+            ClassWeight::Map(m) => {
+                for (label, w) in m {
+                    if !(w.is_finite() && *w > 0.0) {
+                        return Err(SvmError::InvalidParameter {
+                            name: "class_weight",
+                            value: format!("{{{label:?}: {w}}}"),
+                            allowed: CLASS_WEIGHT_ALLOWED,
+                        });
+                    }
                 }
             }
         }

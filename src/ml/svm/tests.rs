@@ -451,6 +451,18 @@ fn invalid_parameters_are_refused() {
         },
         "class_weight",
     );
+    let subsample = SvcParams {
+        class_weight: ClassWeight::BalancedSubsample,
+        ..d()
+    };
+    refused(subsample.clone(), "class_weight");
+    let err = subsample.build().unwrap_err().to_string();
+    assert!(
+        err.contains("\"balanced_subsample\"")
+            && err.contains("random forest")
+            && !err.contains('\n'),
+        "{err}"
+    );
     assert!(SvcParams {
         max_iter: 10,
         degree: 0,

@@ -15,6 +15,7 @@ use crate::jobfile::montecarlo::MonteCarloJob;
 use crate::jobfile::JobText;
 use crate::mc::{self, BlockSums, Estimator};
 use crate::results::{ResultFile, Value};
+use crate::runner::montecarlo::journal_blocks;
 
 const ESTIMATE: RGBColor = RGBColor(31, 90, 170);
 const FINAL: RGBColor = RGBColor(200, 30, 30);
@@ -59,20 +60,11 @@ impl Convergence {
         .with_context(|| format!("reading the job stored in {}", path.display()))?
         .pricing;
 
-        let columns = BlockSums::field_names()
-            .iter()
-            .map(|name| blocks.f64_column(name))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let tasks = blocks.i64_column("task")?;
-        let mut order: Vec<usize> = (0..tasks.len()).collect();
-        order.sort_by_key(|&r| tasks[r]);
         let mut sums = BlockSums::default();
-        let points = order
+        let points = journal_blocks(&blocks)?
             .iter()
-            .map(|&r| {
-                sums.add(&BlockSums::from_values(
-                    &columns.iter().map(|c| c[r]).collect::<Vec<_>>(),
-                ));
+            .map(|block| {
+                sums.add(block);
                 let e = mc::estimate(&pricing, &sums);
                 Point {
                     paths: e.paths,
