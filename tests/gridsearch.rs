@@ -9,7 +9,7 @@ use common::*;
 use serde_json::Value as Json;
 use triton_batch::datafile::load_hdf5;
 use triton_batch::ml::cv::StratifiedKFold;
-use triton_batch::results::{ResultFile, Table, Value};
+use triton_batch::results::{ResultFile, Value};
 
 /// scikit-learn's GridSearchCV of scripts/reference/gridsearch.py, on the same data file.
 const JOB: &str = r#"
