@@ -196,15 +196,19 @@ impl Snapshot {
         )
     }
 
-    /// The closing line: `triton-batch: 80/80 tasks done in 52 s, 1.5 tasks/s`.
+    /// The closing line: `triton-batch: 80/80 tasks done in 52 s, 1.5 tasks/s` (no rate when a
+    /// resumed run found every task recorded).
     pub fn summary(&self) -> String {
-        format!(
-            "triton-batch: {}/{} tasks done in {}, {}",
+        let mut line = format!(
+            "triton-batch: {}/{} tasks done in {}",
             self.done,
             self.total,
-            duration_text(self.elapsed),
-            self.rate_text()
-        )
+            duration_text(self.elapsed)
+        );
+        if let Some(rate) = self.rate() {
+            line += &format!(", {}", rate_text(rate));
+        }
+        line
     }
 }
 
@@ -466,6 +470,10 @@ mod tests {
             ..at(80, 1.0)
         };
         assert_eq!(all_done.eta(), Some(Duration::ZERO));
+        assert_eq!(
+            all_done.summary(),
+            "triton-batch: 80/80 tasks done in 1.0 s"
+        );
     }
 
     #[test]
