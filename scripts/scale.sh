@@ -6,15 +6,17 @@
 # Run it on the first host of the hostfile: rank 0 runs there and writes the result files.
 # The hostfile and the job are checked before anything runs; a failed run stops the sweep with a
 # non-zero exit, and the rows already written stay. Plan and rows come from `triton-batch hosts`
-# and `triton-batch record-run`; this script only launches mpirun and times it.
+# and `triton-batch record-run`; this script only launches mpirun and times it. With --cluster it
+# launches through `scripts/mpirun --cluster` (the settings of `scripts/cluster up`).
 set -euo pipefail
 
 usage() {
   cat >&2 <<'EOF'
-usage: scripts/scale.sh HOSTFILE JOB.toml [--ranks-per-host N] [--repeat R] [--into FILE]
+usage: scripts/scale.sh HOSTFILE JOB.toml [--ranks-per-host N] [--repeat R] [--into FILE] [--cluster]
   --ranks-per-host N  ranks on each host (default: its slots); one host: 1..N ranks
   --repeat R          runs of each configuration (default 1)
   --into FILE         scaling file to append to (default results/scaling.h5)
+  --cluster           launch with the Open MPI settings of scripts/cluster (HOSTFILE: its hostfile)
 EOF
   exit "${1:-2}"
 }
@@ -22,7 +24,7 @@ EOF
 positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || { echo "scale.sh: $1 expects a whole number >= 1, not '$2'" >&2; usage; }; }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-ranks_per_host="" repeat=1 into=results/scaling.h5 args=()
+ranks_per_host="" repeat=1 into=results/scaling.h5 args=() mpirun=("$root/scripts/mpirun")
 while [ $# -gt 0 ]; do
   case $1 in
     --ranks-per-host | --repeat | --into)
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
         --into) into=$2 ;;
       esac
       shift 2 ;;
+    --cluster) mpirun+=(--cluster); shift ;;
     -h | --help) usage 0 ;;
     -*) echo "scale.sh: unknown option '$1'" >&2; usage ;;
     *) args+=("$1"); shift ;;
@@ -61,7 +64,7 @@ while IFS=$'\t' read -r -u 3 hosts ranks host_names mpirun_hosts; do
     echo "scale.sh: $kind $name on $host_names, $ranks rank(s), repeat $r" >&2
     start=$(date +%s.%N)
     status=0
-    "$root/scripts/mpirun" --host "$mpirun_hosts" -np "$ranks" "$bin" "$kind" "$job" --out "$out" --quiet </dev/null || status=$?
+    "${mpirun[@]}" --host "$mpirun_hosts" -np "$ranks" "$bin" "$kind" "$job" --out "$out" --quiet </dev/null || status=$?
     end=$(date +%s.%N)
     if [ "$status" -ne 0 ]; then
       echo "scale.sh: the run on $host_names with $ranks rank(s) failed (exit $status); stopping. $written row(s) of this sweep were appended to $into" >&2

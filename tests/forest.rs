@@ -5,8 +5,8 @@ mod common;
 
 use std::path::Path;
 
+use common::same::*;
 use common::*;
-use triton_batch::results::{ResultFile, Table};
 
 const JOB: &str = r#"
 [data]
@@ -22,32 +22,6 @@ oob_score = true
 seed = 5
 block_trees = 4
 "#;
-
-fn table(path: &Path, name: &str) -> Table {
-    ResultFile::open_read(path)
-        .unwrap()
-        .read_table(name)
-        .unwrap()
-}
-
-fn assert_same_forest(a: &Path, b: &Path) {
-    for name in ["feature_importances", "predictions"] {
-        assert_eq!(
-            table(a, name).rows,
-            table(b, name).rows,
-            "{name}: {} vs {}",
-            a.display(),
-            b.display()
-        );
-    }
-    for column in ["test_accuracy", "oob_score"] {
-        let (x, y) = (
-            table(a, "summary").f64_column(column).unwrap()[0],
-            table(b, "summary").f64_column(column).unwrap()[0],
-        );
-        assert_eq!(x.to_bits(), y.to_bits(), "{column}");
-    }
-}
 
 #[test]
 fn identical_forest_on_any_rank_count_and_after_resume() {

@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::path::Path;
-
+use common::same::*;
 use common::*;
 use serde_json::Value as Json;
 use triton_batch::ml::cv::StratifiedKFold;
 use triton_batch::ml::dataset::load_hdf5;
-use triton_batch::results::{ResultFile, Table, Value};
+use triton_batch::results::{ResultFile, Value};
 
 /// scikit-learn's GridSearchCV of scripts/reference/gridsearch.py, on the same data file.
 const JOB: &str = r#"
@@ -40,13 +39,6 @@ fn reference() -> Json {
         &std::fs::read_to_string(repo().join("tests/reference/gridsearch.json")).unwrap(),
     )
     .unwrap()
-}
-
-fn table(path: &Path, name: &str) -> Table {
-    ResultFile::open_read(path)
-        .unwrap()
-        .read_table(name)
-        .unwrap()
 }
 
 #[test]
@@ -120,55 +112,6 @@ fn matches_scikit_learn_on_the_same_data() {
         degree[0].is_nan() && degree[6] == 2.0,
         "param_degree NaN where a candidate lacks it"
     );
-}
-
-/// Every column but times, ranks and hosts.
-fn results_without_times(path: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
-    ["cv_results", "splits", "best"]
-        .iter()
-        .map(|name| {
-            let t = table(path, name);
-            let keep: Vec<usize> = t
-                .schema
-                .columns
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| {
-                    !(c.name.contains("time")
-                        || ["rank", "host", "seconds"].contains(&c.name.as_str()))
-                })
-                .map(|(i, _)| i)
-                .collect();
-            let mut rows: Vec<Vec<Value>> = t
-                .rows
-                .iter()
-                .map(|r| keep.iter().map(|&i| r[i].clone()).collect())
-                .collect();
-            if *name == "splits" {
-                rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-            }
-            (name.to_string(), rows)
-        })
-        .collect()
-}
-
-fn assert_same_results(a: &Path, b: &Path) {
-    let (ra, rb) = (results_without_times(a), results_without_times(b));
-    for ((name, rows_a), (_, rows_b)) in ra.iter().zip(&rb) {
-        assert_eq!(rows_a.len(), rows_b.len(), "{name}");
-        for (x, y) in rows_a.iter().zip(rows_b) {
-            let same = x.iter().zip(y).all(|(u, v)| match (u, v) {
-                (Value::F64(p), Value::F64(q)) => p.to_bits() == q.to_bits(),
-                _ => u == v,
-            });
-            assert!(
-                same,
-                "{name} differs between {} and {}:\n{x:?}\n{y:?}",
-                a.display(),
-                b.display()
-            );
-        }
-    }
 }
 
 #[test]

@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::path::Path;
-
+use common::same::*;
 use common::*;
-use triton_batch::results::{ResultFile, Table, Value};
+use triton_batch::results::{ResultFile, Value};
 
 /// Arithmetic Asian call under GBM with the control variate: 24 blocks, a second or so of work.
 const CV_JOB: &str = r#"
@@ -30,39 +29,6 @@ estimator = "control_variate"
 seed = 11
 block_paths = 500
 "#;
-
-fn estimate(path: &Path) -> Table {
-    ResultFile::open_read(path)
-        .unwrap()
-        .read_table("estimate")
-        .unwrap()
-}
-
-fn number(table: &Table, column: &str) -> f64 {
-    table.f64_column(column).unwrap()[0]
-}
-
-const COMPARED: [&str; 5] = [
-    "price",
-    "std_error",
-    "ci_low",
-    "ci_high",
-    "variance_reduction",
-];
-
-fn assert_same_estimate(a: &Path, b: &Path) {
-    let (ta, tb) = (estimate(a), estimate(b));
-    for column in COMPARED {
-        assert_eq!(
-            number(&ta, column).to_bits(),
-            number(&tb, column).to_bits(),
-            "{column} differs between {} and {}",
-            a.display(),
-            b.display()
-        );
-    }
-    assert_eq!(block_sums(a), block_sums(b));
-}
 
 #[test]
 fn same_numbers_on_any_rank_count_and_schedule() {

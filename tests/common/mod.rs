@@ -8,8 +8,6 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use triton_batch::results::{ResultFile, Value};
-
 pub const BIN: &str = env!("CARGO_BIN_EXE_triton-batch");
 
 pub fn repo() -> PathBuf {
@@ -176,28 +174,4 @@ pub fn job_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// Every column of a Monte Carlo result's blocks table but who ran it and how long it took, in task order.
-pub fn block_sums(path: &Path) -> Vec<Vec<Value>> {
-    let table = ResultFile::open_read(path)
-        .unwrap()
-        .read_table("blocks")
-        .unwrap();
-    let keep: Vec<usize> = table
-        .schema
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !["rank", "host", "seconds"].contains(&c.name.as_str()))
-        .map(|(i, _)| i)
-        .collect();
-    let mut rows: Vec<Vec<Value>> = table
-        .rows
-        .iter()
-        .map(|row| keep.iter().map(|&i| row[i].clone()).collect())
-        .collect();
-    rows.sort_by_key(|row| match row[0] {
-        Value::I64(task) => task,
-        _ => panic!("task column is an integer"),
-    });
-    rows
-}
+pub mod same;
