@@ -85,7 +85,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "auto", value_name = "auto|bar|lines|none")]
     pub progress: ProgressChoice,
     /// A rank silent for this long is lost: its tasks run elsewhere (exit status 4), or, if it is
-    /// rank 0, the other ranks end (status 5; --resume continues from rank 0's journal).
+    /// rank 0 (or every other rank), the run ends (status 5; --resume continues from the journal).
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = positive_seconds)]
     pub node_timeout: f64,
 }

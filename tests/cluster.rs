@@ -183,6 +183,8 @@ fn a_three_node_cluster_runs_resumes_and_scales() {
     identical_results_on_three_nodes(&cluster, dir.path());
     a_crashed_node_ends_the_run_and_resume_completes_it(&cluster, dir.path());
     a_sweep_over_the_cluster_hostfile(&cluster, dir.path());
+    a_cut_worker_node_costs_only_its_tasks(&cluster, dir.path());
+    a_cut_rank_0_node_makes_the_others_leave(&cluster, dir.path());
 }
 
 /// Each job kind on three nodes over ssh against a 1-rank run (a singleton on this machine).
@@ -353,4 +355,130 @@ fn a_sweep_over_the_cluster_hostfile(cluster: &Cluster, dir: &Path) {
         "report:\n{printed}"
     );
     cluster.assert_nothing_left();
+}
+
+/// Processes of a job (ranks and Open MPI daemons) in `node`'s network namespace; an ssh session
+/// whose client is gone may linger on a cut node, holding nothing.
+fn job_processes(node: &str) -> Vec<String> {
+    let namespace = format!("{}-{node}", IDENTITY[0].1);
+    let pids = Command::new("ip")
+        .args(["netns", "pids", &namespace])
+        .output()
+        .expect("running ip netns pids");
+    String::from_utf8_lossy(&pids.stdout)
+        .split_whitespace()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok())
+        .map(|comm| comm.trim().to_string())
+        .filter(|comm| comm == "orted" || comm.starts_with("triton-batch"))
+        .collect()
+}
+
+/// Starts `scripts/run-resilient` over the cluster's three nodes, waits until the journal exists
+/// and work is under way, cuts `node`'s link, and returns the run and the seconds from the cut to
+/// its end. The link comes back (and the node's processes go) on every path.
+fn run_and_cut(cluster: &Cluster, job: &Path, out: &Path, node: &str) -> (Run, f64) {
+    struct Heal<'a>(&'a Cluster, &'a str);
+    impl Drop for Heal<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.script("cluster", &["heal", self.1], 30);
+            let _ = self.0.script("cluster", &["kill", self.1], 30);
+        }
+    }
+    let journal = PathBuf::from(format!("{}.partial", out.display()));
+    let hostfile = cluster.hostfile(&[]);
+    let mut command = Command::new("timeout");
+    command
+        .args(["-k", "10", "150"])
+        .arg(repo().join("scripts/run-resilient"))
+        .args([path_str(&hostfile), "--cluster", "--", BIN, "montecarlo"])
+        .args([path_str(job), "--quiet", "--out", path_str(out)])
+        .args(["--node-timeout", "5"])
+        .envs(cluster.env())
+        .current_dir(repo())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().expect("starting run-resilient");
+    let started = Instant::now();
+    while !journal.exists() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(journal.exists(), "the run never started its journal");
+    std::thread::sleep(Duration::from_secs(1));
+    let _heal = Heal(cluster, node);
+    cluster
+        .script("cluster", &["cut", node], 30)
+        .assert_success();
+    let cut = Instant::now();
+    let output = child.wait_with_output().expect("waiting for run-resilient");
+    let seconds = cut.elapsed().as_secs_f64();
+    // Processes on the cut node are checked before the link comes back.
+    let left = job_processes(node);
+    assert!(left.is_empty(), "left on the cut {node}: {left:?}");
+    let run = Run {
+        output,
+        elapsed: started.elapsed(),
+    };
+    (run, seconds)
+}
+
+/// node3's link cut mid-run (a Pi losing power): the run ends by itself, is resumed on node1 and
+/// node2 by scripts/run-resilient, and the result is the 1-rank result bit for bit; status 4.
+fn a_cut_worker_node_costs_only_its_tasks(cluster: &Cluster, dir: &Path) {
+    let job = dir.join("montecarlo.toml");
+    let out = dir.join("cut-worker.h5");
+    let (run, seconds) = run_and_cut(cluster, &job, &out, "node3");
+    eprintln!(
+        "cut worker node: run-resilient ended {seconds:.1} s after the cut, exit {:?}",
+        run.code()
+    );
+    assert_eq!(run.code(), Some(4), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("10.213.7.13") || run.stderr().contains("lost rank 2 on node3"),
+        "the lost node is named:\n{}",
+        run.stderr()
+    );
+    assert_same_estimate(&dir.join("montecarlo-single.h5"), &out);
+}
+
+/// node1's link (rank 0's node) cut mid-run: the other ranks leave by themselves, nothing is left
+/// on any node, and the journal resumes on node2 and node3 bit for bit.
+fn a_cut_rank_0_node_makes_the_others_leave(cluster: &Cluster, dir: &Path) {
+    let job = dir.join("montecarlo.toml");
+    let out = dir.join("cut-root.h5");
+    let (run, seconds) = run_and_cut(cluster, &job, &out, "node1");
+    eprintln!(
+        "cut rank 0 node: run-resilient ended {seconds:.1} s after the cut, exit {:?}",
+        run.code()
+    );
+    assert_ne!(run.code(), Some(124), "{}", run.stderr());
+    for node in ["node2", "node3"] {
+        let left = job_processes(node);
+        assert!(left.is_empty(), "left on {node}: {left:?}");
+    }
+    if run.code() != Some(4) {
+        // The launcher could not resume by itself: resume by hand on the other nodes.
+        assert!(
+            run.stderr().contains("lost rank 0 on node1"),
+            "the others name rank 0's node:\n{}",
+            run.stderr()
+        );
+        let survivors = cluster.hostfile(&["node2", "node3"]);
+        cluster
+            .mpirun(
+                &["--hostfile", path_str(&survivors)],
+                2,
+                &[
+                    "montecarlo",
+                    path_str(&job),
+                    "--quiet",
+                    "--resume",
+                    "--out",
+                    path_str(&out),
+                ],
+                300,
+            )
+            .assert_success();
+    }
+    assert_same_estimate(&dir.join("montecarlo-single.h5"), &out);
 }

@@ -9,9 +9,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::same::block_sums;
+use common::same::*;
 use common::*;
-use triton_batch::results::{ResultFile, Table, Value};
+use triton_batch::results::{ResultFile, Value};
 
 /// 48 blocks of about 0.1 s each here: long enough to stop a rank while it holds work.
 const JOB: &str = r#"
@@ -35,29 +35,6 @@ estimator = "control_variate"
 seed = 11
 block_paths = 10000
 "#;
-
-fn table(path: &Path, name: &str) -> Table {
-    ResultFile::open_read(path)
-        .unwrap()
-        .read_table(name)
-        .unwrap()
-}
-
-/// The estimate's numbers and every block's sums (not who ran it or how long), in task order.
-fn numbers(path: &Path) -> (Vec<u64>, Vec<Vec<Value>>) {
-    let estimate = table(path, "estimate");
-    let bits = [
-        "price",
-        "std_error",
-        "ci_low",
-        "ci_high",
-        "variance_reduction",
-    ]
-    .iter()
-    .map(|c| estimate.f64_column(c).unwrap()[0].to_bits())
-    .collect();
-    (bits, block_sums(path))
-}
 
 fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -194,11 +171,7 @@ fn a_silent_worker_is_lost_and_the_job_completes_without_it() {
     assert!(warnings[0].contains(" s into the run"), "{}", warnings[0]);
     assert_none_left(&pids, &run);
 
-    assert_eq!(
-        numbers(&whole),
-        numbers(&out),
-        "bit-identical to the whole run"
-    );
+    assert_same_estimate(&whole, &out);
     let file = ResultFile::open_read(&out).unwrap();
     assert_eq!(file.attr("lost_ranks").unwrap(), Value::Str("2".into()));
     let ranks = file.read_table("ranks").unwrap();
@@ -247,11 +220,7 @@ fn a_silent_rank_0_makes_the_others_leave_and_resume_completes() {
         300,
     )
     .assert_success();
-    assert_eq!(
-        numbers(&whole),
-        numbers(&out),
-        "bit-identical to the whole run"
-    );
+    assert_same_estimate(&whole, &out);
     let computed: i64 = table(&out, "ranks")
         .i64_column("tasks")
         .unwrap()

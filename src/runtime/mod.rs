@@ -11,8 +11,9 @@
 //! the main thread that must notice it.
 //!
 //! Exit statuses: 1 a task or rank failed, 2 bad input, 3 ranks run different builds, 101 a panic,
-//! [`exit::NODE_LOST`] the result is complete but a worker node was lost, [`exit::ROOT_LOST`] a
-//! worker gave up on a silent rank 0.
+//! [`exit::NODE_LOST`] the result is complete but a worker node was lost, [`exit::RESUME`] a node
+//! was lost before the result was complete (a worker gave up on rank 0, or rank 0 on every
+//! worker): `--resume` continues from rank 0's journal.
 
 pub mod failure;
 pub(crate) mod liveness;
@@ -36,9 +37,10 @@ pub mod exit {
     /// The result file is complete (bit-identical to an uninterrupted run), but a worker rank
     /// went silent for the node timeout and the job finished without it.
     pub const NODE_LOST: i32 = 4;
-    /// A worker heard nothing from rank 0 for the node timeout and ended; rank 0's journal
-    /// resumes the job with `--resume`.
-    pub const ROOT_LOST: i32 = 5;
+    /// A node was lost before the result was complete: a worker heard nothing from rank 0, or
+    /// rank 0 nothing from any worker (then it is likely rank 0's own link that is gone), for the
+    /// node timeout. Rank 0's journal resumes the job with `--resume`.
+    pub const RESUME: i32 = 5;
 }
 
 /// Message tags of the runtime's point-to-point traffic.
@@ -276,6 +278,14 @@ impl Cluster {
             });
             lost_ranks.push(rank);
         }
+        if self.size > 1 && self.lost.borrow().len() == self.size - 1 {
+            // Carrying on alone would race a resumed run on the other nodes for the journal.
+            failure::say(&format!(
+                "lost every other rank: this node's link may be the one gone; the journal resumes the job with --resume (exit status {})",
+                exit::RESUME
+            ));
+            failure::exit_now(exit::RESUME);
+        }
         lost_ranks
     }
 
@@ -288,7 +298,7 @@ impl Cluster {
             timeout.as_secs_f64()
         ));
         end_parent_daemon();
-        failure::exit_now(exit::ROOT_LOST)
+        failure::exit_now(exit::RESUME)
     }
 
     /// Rank 0 ends the job on every rank: it tells every reachable worker, and with `code` 0 it
