@@ -284,6 +284,7 @@ impl Cluster {
                 "lost every other rank: this node's link may be the one gone; the journal resumes the job with --resume (exit status {})",
                 exit::RESUME
             ));
+            end_parent_daemon();
             failure::exit_now(exit::RESUME);
         }
         lost_ranks
@@ -391,6 +392,9 @@ fn end_parent_daemon() {
     let parent = unsafe { libc::getppid() };
     let name = std::fs::read_to_string(format!("/proc/{parent}/comm")).unwrap_or_default();
     if name.trim() == "orted" {
+        // The daemon forwards this rank's stderr to mpirun: give it the time to pass on the
+        // message just written, which names the lost node for the user and scripts/run-resilient.
+        std::thread::sleep(Duration::from_secs(1));
         // SAFETY: kill with a valid signal number only sends a signal.
         unsafe {
             libc::kill(parent, libc::SIGTERM);
