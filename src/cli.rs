@@ -154,6 +154,10 @@ pub struct PlotArgs {
     /// Grid search: the parameter up the heatmap [default: the next searched].
     #[arg(long, value_name = "PARAM")]
     pub y: Option<String>,
+    /// Draw the run instead of its result: one row per rank, one bar per task from its start to
+    /// its end, coloured by kernel or block kind, idle gaps visible.
+    #[arg(long, conflicts_with_all = ["x", "y"])]
+    pub timeline: bool,
 }
 
 #[derive(Debug, Args)]

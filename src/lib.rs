@@ -83,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out: args.out,
                 x: args.x,
                 y: args.y,
+                timeline: args.timeline,
             };
             println!(
                 "wrote {}",

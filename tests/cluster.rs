@@ -458,7 +458,11 @@ fn a_cut_worker_node_costs_only_its_tasks(cluster: &Cluster, dir: &Path) {
         run.code()
     );
     assert_eq!(run.code(), Some(4), "{}", run.stderr());
-    assert!(seconds <= NODE_TIMEOUT + 30.0, "{seconds:.1} s:\n{}", run.stderr());
+    assert!(
+        seconds <= NODE_TIMEOUT + 30.0,
+        "{seconds:.1} s:\n{}",
+        run.stderr()
+    );
     assert!(
         run.stderr().contains("10.213.7.13") || run.stderr().contains("lost rank 2 on node3"),
         "the lost node is named:\n{}",
@@ -479,7 +483,11 @@ fn a_cut_rank_0_node_makes_the_others_leave(cluster: &Cluster, dir: &Path) {
         run.code()
     );
     assert_eq!(run.code(), Some(4), "{}", run.stderr());
-    assert!(seconds <= NODE_TIMEOUT + 30.0, "{seconds:.1} s:\n{}", run.stderr());
+    assert!(
+        seconds <= NODE_TIMEOUT + 30.0,
+        "{seconds:.1} s:\n{}",
+        run.stderr()
+    );
     assert!(
         run.stderr().contains("lost rank 0 on node1"),
         "the others name rank 0's node:\n{}",

@@ -250,6 +250,42 @@ fn plot_gridsearch_heatmap_of_a_real_run() {
         &["plot", path_str(&h5), "--out", "chart.jpg"],
         &["--out chart.jpg", ".svg or .png"],
     );
+
+    let timeline = dir.path().join("timeline.svg");
+    triton(
+        &[
+            "plot",
+            path_str(&h5),
+            "--timeline",
+            "--out",
+            path_str(&timeline),
+        ],
+        30,
+    )
+    .assert_success();
+    check_svg(&timeline);
+    let text = std::fs::read_to_string(&timeline).unwrap();
+    for label in [
+        "18 C-chain tasks on 2 ranks",
+        "rank 0 (",
+        "rank 1 (",
+        "kernel poly",
+    ] {
+        assert!(text.contains(label), "`{label}` missing from the timeline");
+    }
+    // One bar per task plus one legend swatch per kernel, in the kernels' three colours.
+    let bars: usize = ["#31688E", "#E67E22", "#35B779"]
+        .iter()
+        .map(|colour| text.matches(&format!("fill=\"{colour}\"")).count())
+        .sum();
+    assert_eq!(bars, 18 + 3, "bars and legend swatches");
+    let run = triton(&["plot", path_str(&h5), "--timeline", "--x", "C"], 30);
+    assert_eq!(run.code(), Some(2), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("'--timeline' cannot be used with"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]

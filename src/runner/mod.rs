@@ -67,7 +67,7 @@ pub trait JobKind: Serialize + DeserializeOwned + Clone + Sync {
     fn check_output(&self, _out: &Path) -> anyhow::Result<()> {
         Ok(())
     }
-    /// Columns after the common `task, rank, host, seconds`.
+    /// Columns after the common `task, rank, host, seconds, start_seconds`.
     fn output_schema(&self) -> Schema;
     /// A task's journal rows (one or more), written together when the task completes.
     fn output_rows(&self, output: &Self::Output) -> Vec<Row>;
@@ -245,7 +245,8 @@ fn journal_schema<J: JobKind>(job: &J) -> Schema {
         .i64("task")
         .i64("rank")
         .str("host", 64)
-        .f64("seconds");
+        .f64("seconds")
+        .f64("start_seconds");
     schema.columns.extend(job.output_schema().columns);
     schema
 }
@@ -340,6 +341,7 @@ fn run_and_finish<J: JobKind>(
                         Value::I64(completed.rank as i64),
                         Value::Str(host.clone()),
                         Value::F64(completed.seconds),
+                        Value::F64(completed.started_seconds),
                     ];
                     row.extend(output_row);
                     row

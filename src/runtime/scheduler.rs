@@ -73,6 +73,9 @@ pub struct Completed<O> {
     pub rank: usize,
     /// Time spent running the task, for load-balance tables and cost models.
     pub seconds: f64,
+    /// When the task started on its rank, in seconds since the rank entered the scheduler (each
+    /// rank's own clock: for timelines, not for ordering events across ranks).
+    pub started_seconds: f64,
     /// The rank's peak resident memory so far, in MB.
     pub peak_rss_mb: f64,
     pub output: O,
@@ -92,13 +95,14 @@ pub fn run<T: Tasks>(
     let (event_tx, event_rx) = mpsc::channel();
     let (assign_tx, assign_rx) = mpsc::channel();
     let rank = cluster.rank();
+    let epoch = Instant::now();
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut link = ChannelLink {
                 events: event_tx,
                 assignments: assign_rx,
             };
-            work(tasks, rank, &mut link);
+            work(tasks, rank, epoch, &mut link);
         });
         if cluster.is_root() {
             let mut book = Book::new(pending, cluster.size(), schedule);
@@ -122,7 +126,7 @@ trait Link<O> {
 
 /// The worker loop. Whether a request for the next chunk goes out early, when the chunk's last
 /// task starts, or when it ends, is `asks_ahead`'s rule.
-fn work<T: Tasks>(tasks: &T, rank: usize, link: &mut impl Link<T::Output>) {
+fn work<T: Tasks>(tasks: &T, rank: usize, epoch: Instant, link: &mut impl Link<T::Output>) {
     let mut queue = VecDeque::new();
     link.request();
     let mut outstanding = true;
@@ -155,6 +159,7 @@ fn work<T: Tasks>(tasks: &T, rank: usize, link: &mut impl Link<T::Output>) {
             task,
             rank,
             seconds: started.elapsed().as_secs_f64(),
+            started_seconds: started.duration_since(epoch).as_secs_f64(),
             peak_rss_mb: peak_rss_mb(),
             output,
         });

@@ -34,7 +34,7 @@ pub fn block_sums(path: &Path) -> Vec<Vec<Value>> {
         .columns
         .iter()
         .enumerate()
-        .filter(|(_, c)| !["rank", "host", "seconds"].contains(&c.name.as_str()))
+        .filter(|(_, c)| !["rank", "host", "seconds", "start_seconds"].contains(&c.name.as_str()))
         .map(|(i, _)| i)
         .collect();
     let mut rows: Vec<Vec<Value>> = table
@@ -85,7 +85,7 @@ fn results_without_times(path: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
                 .enumerate()
                 .filter(|(_, c)| {
                     !(c.name.contains("time")
-                        || ["rank", "host", "seconds"].contains(&c.name.as_str()))
+                        || ["rank", "host", "seconds", "start_seconds"].contains(&c.name.as_str()))
                 })
                 .map(|(i, _)| i)
                 .collect();

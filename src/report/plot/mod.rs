@@ -1,14 +1,15 @@
 //! `triton-batch plot`: draws a result file as an SVG or PNG chart chosen by its `job_kind`
 //! attribute: a grid search's mean test score as a heatmap over two parameters (`heatmap`), a
 //! forest's feature importances as bars (`importances`), a Monte Carlo price converging over its
-//! blocks (`convergence`). `figure` holds what the charts share; `scaling` draws the chart of
-//! `triton-batch report`.
+//! blocks (`convergence`); with `--timeline`, any of them as a task stream per rank (`timeline`).
+//! `figure` holds what the charts share; `scaling` draws the chart of `triton-batch report`.
 
 mod convergence;
 mod figure;
 mod heatmap;
 mod importances;
 pub(crate) mod scaling;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +74,8 @@ pub struct PlotOptions {
     pub x: Option<String>,
     /// Grid search: the parameter up the heatmap.
     pub y: Option<String>,
+    /// Draw the run's tasks per rank over time instead of the result.
+    pub timeline: bool,
 }
 
 /// Draws the chart of result file `path` and returns the file written.
@@ -103,6 +106,29 @@ pub fn plot(path: &Path, opts: &PlotOptions) -> anyhow::Result<PathBuf> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if opts.timeline {
+        let (kind, journal, what, part): (_, _, _, fn(&Table, usize) -> String) =
+            match kind.as_str() {
+                "gridsearch" => ("gridsearch", "splits", "C-chain tasks", timeline::kernel_of),
+                "forest" => ("forest", "blocks", "tree blocks", |_, _| {
+                    "tree block".into()
+                }),
+                "montecarlo" => ("montecarlo", "blocks", "path blocks", |_, _| {
+                    "path block".into()
+                }),
+                _ => {
+                    return Err(PlotError::UnknownKind {
+                        file: path.to_path_buf(),
+                        kind,
+                    }
+                    .into())
+                }
+            };
+        let journal = table(&file, journal, kind)?;
+        let chart = timeline::Timeline::from_journal(&journal, &name, what, part)?;
+        figure::render(&chart, &out, "--out")?;
+        return Ok(out);
+    }
     match kind.as_str() {
         "gridsearch" => {
             let heatmap = heatmap::Heatmap::from_file(&file, &name, opts)?;
