@@ -1,6 +1,7 @@
-//! The grid-search job file (`[data]`, `[estimator]`, `[grid]` or `[[grid]]`, `[cv]`,
-//! `[scoring]`) and its validation into a `GridSearchJob`: the data loaded, every candidate's
-//! parameters built and checked, and the folds drawn, all before any fit.
+//! The grid-search job file (`[data]`, `[estimator]`, `[search]`, `[grid]` or `[[grid]]`, `[cv]`,
+//! `[scoring]`) and its validation into a `GridSearchJob`: the candidates (the full grid, or a
+//! randomized search's draws), every candidate's parameters built and checked, the data loaded,
+//! and the folds drawn, all before any fit.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use super::{JobError, JobText};
 use crate::ml::cv::StratifiedKFold;
 use crate::ml::dataset::check_folds;
 use crate::ml::estimator::{EstimatorKind, EstimatorParams};
+use crate::ml::search::sampler::{self, Distribution, Sampled, SampledGrid};
 use crate::ml::search::{
     candidates, searched_names, Candidate, Grid, Metric, ParamValue, SearchPlan,
 };
@@ -23,6 +25,8 @@ struct GridSearchFile {
     estimator: toml::Table,
     grid: GridSpec,
     #[serde(default)]
+    search: SearchSection,
+    #[serde(default)]
     cv: CvSection,
     #[serde(default)]
     scoring: ScoringSection,
@@ -31,8 +35,195 @@ struct GridSearchFile {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum GridSpec {
-    One(BTreeMap<String, Vec<ParamValue>>),
-    Many(Vec<BTreeMap<String, Vec<ParamValue>>>),
+    One(BTreeMap<String, toml::Value>),
+    Many(Vec<BTreeMap<String, toml::Value>>),
+}
+
+/// `[search]`: how candidates are chosen from `[grid]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchSection {
+    strategy: Option<String>,
+    n_iter: Option<i64>,
+    random_state: Option<i64>,
+}
+
+/// The candidates `[search]` and `[grid]` give, in scikit-learn's order, with the searched names.
+fn search_candidates(
+    search: &SearchSection,
+    grids: &[BTreeMap<String, toml::Value>],
+) -> Result<(Vec<String>, Vec<Candidate>), String> {
+    if grids.is_empty() {
+        return Err("[[grid]] is an empty list; give at least one grid".into());
+    }
+    let names = searched_names(grids);
+    match search.strategy.as_deref().unwrap_or("grid") {
+        "grid" => {
+            if let Some(key) = [
+                ("n_iter", search.n_iter),
+                ("random_state", search.random_state),
+            ]
+            .iter()
+            .find_map(|(key, value)| value.map(|_| key))
+            {
+                return Err(format!(
+                    "[search] {key} applies to strategy = \"random\"; remove it or set strategy = \"random\""
+                ));
+            }
+            let grids = grids
+                .iter()
+                .map(|grid| {
+                    grid.iter()
+                        .map(|(name, value)| match sampled(name, value)? {
+                            Sampled::List(values) => Ok((name.clone(), values)),
+                            Sampled::Distribution(_) => Err(format!(
+                                "[grid] {name} is a distribution, which needs [search] strategy = \"random\" (strategy = \"grid\" takes lists)"
+                            )),
+                        })
+                        .collect::<Result<Grid, String>>()
+                })
+                .collect::<Result<Vec<Grid>, String>>()?;
+            Ok((names, candidates(&grids)))
+        }
+        "random" => {
+            let n_iter = match search.n_iter {
+                None => 10,
+                Some(n) if n >= 1 => n as usize,
+                Some(n) => return Err(format!("[search] n_iter must be at least 1, got {n}")),
+            };
+            let random_state = match search.random_state {
+                None => 0,
+                Some(seed) => u32::try_from(seed).map_err(|_| {
+                    format!("[search] random_state must be between 0 and 2**32 - 1 (numpy's RandomState), got {seed}")
+                })?,
+            };
+            let grids = grids
+                .iter()
+                .map(|grid| {
+                    grid.iter()
+                        .map(|(name, value)| Ok((name.clone(), sampled(name, value)?)))
+                        .collect::<Result<SampledGrid, String>>()
+                })
+                .collect::<Result<Vec<SampledGrid>, String>>()?;
+            let (drawn, asked) = sampler::sample(&grids, n_iter, random_state);
+            if let Some(asked) = asked {
+                eprintln!(
+                    "triton-batch: warning: the grid has {} candidates, fewer than [search] n_iter = {asked}: running {} (as scikit-learn does)",
+                    drawn.len(),
+                    drawn.len()
+                );
+            }
+            Ok((names, drawn))
+        }
+        "halving" => Err(
+            "[search] strategy = \"halving\" is not available yet; use \"grid\" or \"random\""
+                .into(),
+        ),
+        other => Err(format!(
+            "[search] strategy = \"{other}\" is not a strategy; allowed: \"grid\", \"random\""
+        )),
+    }
+}
+
+/// A `[grid]` entry: a non-empty list of values, or a distribution table.
+pub fn sampled(name: &str, value: &toml::Value) -> Result<Sampled, String> {
+    match value {
+        toml::Value::Array(items) if items.is_empty() => Err(format!(
+            "[grid] {name} is an empty list; give at least one value"
+        )),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|item| {
+                ParamValue::deserialize(item.clone()).map_err(|_| {
+                    format!("[grid] {name}: {item} is not a value (a number, string or boolean)")
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map(Sampled::List),
+        toml::Value::Table(table) => distribution(name, table).map(Sampled::Distribution),
+        other => Err(format!(
+            "[grid] {name} = {other}: give a list of values, or a distribution table such as {{ distribution = \"loguniform\", low = 0.001, high = 10.0 }}"
+        )),
+    }
+}
+
+/// A distribution table: `distribution` and its parameters, each checked as scipy.stats would.
+fn distribution(name: &str, table: &toml::Table) -> Result<Distribution, String> {
+    let kind = match table.get("distribution") {
+        Some(toml::Value::String(kind)) => kind.as_str(),
+        _ => {
+            return Err(format!(
+                "[grid] {name}: a distribution table needs distribution = \"uniform\", \"loguniform\" or \"randint\""
+            ))
+        }
+    };
+    let allowed: &[&str] = match kind {
+        "uniform" => &["distribution", "loc", "scale"],
+        "loguniform" | "randint" => &["distribution", "low", "high"],
+        other => {
+            return Err(format!(
+                "[grid] {name}: unknown distribution \"{other}\"; allowed: \"uniform\", \"loguniform\", \"randint\""
+            ))
+        }
+    };
+    if let Some(key) = table.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(format!(
+            "[grid] {name}: {kind} takes {}, not `{key}`",
+            allowed[1..].join(" and ")
+        ));
+    }
+    let number = |key: &str, default: Option<f64>| -> Result<f64, String> {
+        match table.get(key) {
+            Some(toml::Value::Float(x)) => Ok(*x),
+            Some(toml::Value::Integer(i)) => Ok(*i as f64),
+            Some(other) => Err(format!(
+                "[grid] {name}: {key} must be a number, got {other}"
+            )),
+            None => default.ok_or_else(|| format!("[grid] {name}: {kind} needs {key}")),
+        }
+    };
+    let ordered = |low: f64, high: f64| {
+        if low < high {
+            Ok(())
+        } else {
+            Err(format!(
+                "[grid] {name}: {kind} needs low < high, got low = {low}, high = {high}"
+            ))
+        }
+    };
+    match kind {
+        "uniform" => {
+            let (loc, scale) = (number("loc", Some(0.0))?, number("scale", Some(1.0))?);
+            if !(scale > 0.0 && scale.is_finite() && loc.is_finite()) {
+                return Err(format!(
+                    "[grid] {name}: uniform needs a finite loc and a scale > 0, got loc = {loc}, scale = {scale}"
+                ));
+            }
+            Ok(Distribution::Uniform { loc, scale })
+        }
+        "loguniform" => {
+            let (low, high) = (number("low", None)?, number("high", None)?);
+            ordered(low, high)?;
+            if !(low > 0.0 && high.is_finite()) {
+                return Err(format!(
+                    "[grid] {name}: loguniform needs 0 < low < high < inf, got low = {low}, high = {high}"
+                ));
+            }
+            Ok(Distribution::LogUniform { low, high })
+        }
+        _ => {
+            let whole = |key: &str| match table.get(key) {
+                Some(toml::Value::Integer(i)) => Ok(*i),
+                Some(other) => Err(format!(
+                    "[grid] {name}: randint's {key} must be a whole number, got {other}"
+                )),
+                None => Err(format!("[grid] {name}: randint needs {key}")),
+            };
+            let (low, high) = (whole("low")?, whole("high")?);
+            ordered(low as f64, high as f64)?;
+            Ok(Distribution::RandInt { low, high })
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,8 +292,7 @@ impl GridSearchJob {
             GridSpec::One(grid) => vec![grid],
             GridSpec::Many(grids) => grids,
         };
-        check_grids(&grids).map_err(invalid)?;
-        let candidates = candidates(&grids);
+        let (names, candidates) = search_candidates(&file.search, &grids).map_err(invalid)?;
         let params = candidates
             .iter()
             .map(|candidate| candidate_params(kind, &fixed, candidate))
@@ -139,7 +329,7 @@ impl GridSearchJob {
             test,
             kind,
             plan: SearchPlan::new(
-                searched_names(&grids),
+                names,
                 candidates,
                 params,
                 folds,
@@ -174,20 +364,6 @@ fn estimator_section(table: &toml::Table) -> Result<(EstimatorKind, toml::Table)
     // The fixed parameters alone must already make a valid estimator.
     EstimatorParams::from_toml(kind, &fixed).map_err(|e| format!("[estimator] {e}"))?;
     Ok((kind, fixed))
-}
-
-fn check_grids(grids: &[Grid]) -> Result<(), String> {
-    if grids.is_empty() {
-        return Err("[[grid]] is an empty list; give at least one grid".into());
-    }
-    for grid in grids {
-        if let Some((name, _)) = grid.iter().find(|(_, values)| values.is_empty()) {
-            return Err(format!(
-                "[grid] {name} is an empty list; give at least one value"
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The fixed parameters with the candidate's on top, built and checked; an error names the grid

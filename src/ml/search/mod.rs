@@ -1,9 +1,11 @@
 //! Hyper-parameter search as scikit-learn's GridSearchCV does it: the candidates of a parameter
 //! grid (or a list of grids) in scikit-learn's order, the plan of a search (what a task is, and
 //! running one on the training data: `plan`), scoring (`scoring`), and the summary of per-split
-//! scores into `cv_results` columns (`summary`). No MPI and no files here.
+//! scores into `cv_results` columns (`summary`); a randomized search's candidates (`sampler`).
+//! No MPI and no files here.
 
 mod plan;
+pub mod sampler;
 mod scoring;
 mod summary;
 
@@ -114,7 +116,7 @@ pub fn candidates(grids: &[Grid]) -> Vec<Candidate> {
 }
 
 /// The names searched by any grid, sorted: one `param_<name>` column each.
-pub fn searched_names(grids: &[Grid]) -> Vec<String> {
+pub fn searched_names<V>(grids: &[BTreeMap<String, V>]) -> Vec<String> {
     let mut names: Vec<String> = grids.iter().flat_map(|g| g.keys().cloned()).collect();
     names.sort();
     names.dedup();
