@@ -45,3 +45,93 @@ pub fn put_in_place(partial: &Path, out: &Path) -> anyhow::Result<()> {
     std::fs::rename(partial, out)
         .with_context(|| format!("renaming `{}` to `{}`", partial.display(), out.display()))
 }
+
+/// The lock file beside a run's output, `<out>.lock`: it holds the host and pid of the run that
+/// writes `out` and is locked (`flock`) while that run lives. The kernel drops the lock when the
+/// process ends, however it ends, so a lock file left by a killed run blocks nothing.
+pub fn lock_path(out: &Path) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Another run holds the output's lock.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "`{}` is being written by another run (pid {pid} on {host}, lock `{}`); wait for it to end or stop it, or choose another --out",
+    out.display(),
+    lock.display()
+)]
+pub struct OutputBusy {
+    pub out: PathBuf,
+    pub lock: PathBuf,
+    pub host: String,
+    pub pid: String,
+}
+
+/// The lock this process holds, if any: its open file (which keeps the flock) and its path.
+static HELD_LOCK: std::sync::Mutex<Option<(std::fs::File, PathBuf)>> = std::sync::Mutex::new(None);
+
+/// Takes `<out>.lock` for this process (named as `pid` on `host` inside), or refuses with
+/// [`OutputBusy`] when a live run holds it. Kept until [`release_output_lock`] or the process
+/// ends.
+pub fn lock_output(out: &Path, host: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+
+    let path = lock_path(out);
+    loop {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("creating the lock file `{}`", path.display()))?;
+        // SAFETY: flock on a file descriptor this process owns; it only takes an advisory lock.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(err).with_context(|| format!("locking `{}`", path.display()));
+            }
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut words = holder.split_whitespace();
+            let host = words.next().unwrap_or("an unknown host").to_string();
+            let pid = words.next().unwrap_or("?").to_string();
+            return Err(OutputBusy {
+                out: out.to_path_buf(),
+                lock: path,
+                host,
+                pid,
+            }
+            .into());
+        }
+        // A run that ended between our open and our flock removed the file we locked: lock the
+        // file that is at the path now.
+        let ours = file.metadata()?;
+        match std::fs::metadata(&path) {
+            Ok(now) if now.ino() == ours.ino() && now.dev() == ours.dev() => {}
+            _ => continue,
+        }
+        file.set_len(0)
+            .and_then(|()| write!(file, "{host} {}\n", std::process::id()))
+            .and_then(|()| file.flush())
+            .with_context(|| format!("writing the lock file `{}`", path.display()))?;
+        if let Ok(mut held) = HELD_LOCK.lock() {
+            *held = Some((file, path));
+        }
+        return Ok(());
+    }
+}
+
+/// Removes and unlocks the lock this process holds (none: nothing to do). Called at the normal
+/// end of a run and on every error path; never blocks.
+pub fn release_output_lock() {
+    if let Ok(mut held) = HELD_LOCK.try_lock() {
+        if let Some((file, path)) = held.take() {
+            let _ = std::fs::remove_file(&path);
+            drop(file);
+        }
+    }
+}

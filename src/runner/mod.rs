@@ -139,7 +139,10 @@ pub fn execute<J: JobKind + Send>(
         ),
         // Bad input: rank 0 reports it once and its exit code becomes mpirun's. The other ranks
         // end with success: a non-zero exit there could make mpirun kill rank 0 before it prints.
-        (Err(_), Some(Err(err))) => return Err(err),
+        (Err(_), Some(Err(err))) => {
+            files::release_output_lock();
+            return Err(err);
+        }
         (Err(_), _) => return Ok(ExitCode::SUCCESS),
     };
     if let Err(err) = run_and_finish(&cluster, &job, journal, args, started) {
@@ -174,6 +177,7 @@ fn prepare<J: JobKind>(
     let job = validate(&text)?;
     let out = files::output_path(args.out.as_deref(), &format!("{}.h5", text.name()))?;
     job.check_output(&out)?;
+    files::lock_output(&out, &run.hosts[0])?;
     let journal = open_journal(&job, &text, &out, args.resume, run)?;
     Ok((job, journal))
 }
@@ -324,6 +328,13 @@ fn run_and_finish<J: JobKind>(
     let mut progress = Progress::with_choice(job.n_tasks(), done.len(), args.progress);
     let mut ranks = RankLoad::new(cluster.hosts());
     let mut journaled = done.len();
+    let saved = std::rc::Rc::new(std::cell::Cell::new(journaled));
+    cluster.on_interrupt(Some(interrupt_note(
+        saved.clone(),
+        job.n_tasks(),
+        &journal.path,
+        cluster.size(),
+    )));
     scheduler::run(
         cluster,
         &job.worker()?,
@@ -349,9 +360,11 @@ fn run_and_finish<J: JobKind>(
             running.absorb(job, &completed.output, &journal.file)?;
             progress.task_done();
             journaled += 1;
+            saved.set(journaled);
             failure::injected_after_journaled(journaled)
         },
     );
+    cluster.on_interrupt(None);
     progress.finish();
     drop(rows);
     let wall_seconds = started.elapsed().as_secs_f64();
@@ -372,6 +385,7 @@ fn run_and_finish<J: JobKind>(
     journal.file.flush()?;
     drop(journal.file);
     files::put_in_place(&journal.path, &journal.out)?;
+    files::release_output_lock();
     if args.progress != ProgressChoice::None || !lost.is_empty() {
         let note = match lost.len() {
             0 => String::new(),
@@ -384,6 +398,49 @@ fn run_and_finish<J: JobKind>(
         eprintln!("triton-batch: wrote {}{note}", journal.out.display());
     }
     Ok(())
+}
+
+/// What rank 0 says when SIGINT or SIGTERM stops the task phase: how many tasks the journal
+/// holds and the command that finishes the run.
+fn interrupt_note(
+    saved: std::rc::Rc<std::cell::Cell<usize>>,
+    n_tasks: usize,
+    journal: &Path,
+    size: usize,
+) -> crate::runtime::InterruptNote {
+    let journal = journal.display().to_string();
+    let command = resume_command(std::env::args().collect(), size);
+    Box::new(move || {
+        format!(
+            "{} of {n_tasks} tasks are saved in `{journal}`\ntriton-batch: to finish the run: {command}",
+            saved.get()
+        )
+    })
+}
+
+/// This process's command line with `--resume`, behind `mpirun -np SIZE` when there are several
+/// ranks (add your own -hostfile and launcher options), quoted for a POSIX shell.
+fn resume_command(args: Vec<String>, size: usize) -> String {
+    let quote = |arg: &String| {
+        let plain = !arg.is_empty()
+            && arg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+        if plain {
+            arg.clone()
+        } else {
+            format!("'{}'", arg.replace('\'', "'\\''"))
+        }
+    };
+    let mut words: Vec<String> = args.iter().map(quote).collect();
+    if !args.iter().skip(1).any(|a| a == "--resume") {
+        words.push("--resume".into());
+    }
+    let command = words.join(" ");
+    match size {
+        1 => command,
+        n => format!("mpirun -np {n} {command}"),
+    }
 }
 
 /// Journal rows in task-id order (stable, so a task's rows keep their order): the order every
