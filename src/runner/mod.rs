@@ -63,6 +63,12 @@ pub trait JobKind: Serialize + DeserializeOwned + Clone + Sync {
         String::new()
     }
     fn n_tasks(&self) -> usize;
+    /// Estimated peak memory per rank, result size and model file size.
+    fn estimated_sizes(&self) -> crate::jobfile::sizes::Sizes;
+    /// A model file the run writes besides the result (`--save-model`).
+    fn model_path(&self) -> Option<&Path> {
+        None
+    }
     /// Refuses a result path that clashes with another file the job writes.
     fn check_output(&self, _out: &Path) -> anyhow::Result<()> {
         Ok(())
@@ -177,9 +183,31 @@ fn prepare<J: JobKind>(
     let job = validate(&text)?;
     let out = files::output_path(args.out.as_deref(), &format!("{}.h5", text.name()))?;
     job.check_output(&out)?;
+    check_disk_space(&job, &out)?;
     files::lock_output(&out, &run.hosts[0])?;
     let journal = open_journal(&job, &text, &out, args.resume, run)?;
     Ok((job, journal))
+}
+
+/// Refuses a run whose result or model file cannot fit in its folder's free space.
+pub fn check_disk_space<J: JobKind>(job: &J, out: &Path) -> anyhow::Result<()> {
+    use crate::jobfile::sizes::check_disk;
+    let sizes = job.estimated_sizes();
+    check_disk(
+        out,
+        sizes.result,
+        "the result file",
+        "free some space or choose another --out",
+    )?;
+    if let Some(model) = job.model_path() {
+        check_disk(
+            model,
+            sizes.model,
+            "the --save-model file",
+            "free some space, choose another folder, or grow fewer trees",
+        )?;
+    }
+    Ok(())
 }
 
 fn open_journal<J: JobKind>(
