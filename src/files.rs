@@ -135,3 +135,39 @@ pub fn release_output_lock() {
         }
     }
 }
+
+/// An error from writing a file on a full filesystem (ENOSPC, as the OS or the HDF5 library
+/// reports it), told in one line naming the file; any other error comes back unchanged. `file`
+/// is the file being written, when the error does not name it.
+pub fn explain_full_disk(err: anyhow::Error, file: Option<&Path>) -> anyhow::Error {
+    let text = format!("{err:#}");
+    let full = err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(libc::ENOSPC))
+    }) || text.contains("errno = 28")
+        || text.contains("No space left on device");
+    if !full {
+        return err;
+    }
+    let named = text
+        .split("filename = '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .map(PathBuf::from);
+    match named.as_deref().or(file) {
+        Some(file) => {
+            let folder = match file.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            anyhow::anyhow!(
+                "no space left on device writing `{}`: free some space in `{}`, then run the same command with --resume (every task saved so far is kept)",
+                file.display(),
+                folder.display()
+            )
+        }
+        None => anyhow::anyhow!(
+            "no space left on device: free some space, then run the same command with --resume (every task saved so far is kept)"
+        ),
+    }
+}

@@ -152,6 +152,7 @@ pub fn execute<J: JobKind + Send>(
         (Err(_), _) => return Ok(ExitCode::SUCCESS),
     };
     if let Err(err) = run_and_finish(&cluster, &job, journal, args, started) {
+        let err = files::explain_full_disk(err, None);
         cluster.abort(&format!("{err:#}"), 1);
     }
     if cluster.is_root() {
@@ -185,7 +186,8 @@ fn prepare<J: JobKind>(
     job.check_output(&out)?;
     check_disk_space(&job, &out)?;
     files::lock_output(&out, &run.hosts[0])?;
-    let journal = open_journal(&job, &text, &out, args.resume, run)?;
+    let journal = open_journal(&job, &text, &out, args.resume, run)
+        .map_err(|err| files::explain_full_disk(err, Some(&files::partial_path(&out))))?;
     Ok((job, journal))
 }
 
@@ -240,7 +242,7 @@ fn open_journal<J: JobKind>(
     };
     write_run_attributes(&file, run)?;
     let recorded = if file.has_table(J::JOURNAL_TABLE) {
-        recorded_tasks(&file.read_table(J::JOURNAL_TABLE)?, job.n_tasks())?
+        recorded_tasks(&without_blank_rows(&file, J::JOURNAL_TABLE)?, job.n_tasks())?
     } else {
         vec![]
     };
@@ -322,6 +324,24 @@ fn check_same_job<J: JobKind>(previous: &Path, text: &JobText, job: &J) -> anyho
     }
 }
 
+/// The journal table without blank rows (an empty `host`: space the file had taken for rows whose
+/// data never reached the disk, as when it filled up mid-write), which are removed from the file.
+fn without_blank_rows(file: &ResultFile, name: &str) -> anyhow::Result<Table> {
+    let mut table = file.read_table(name)?;
+    let Some(host) = table.schema.columns.iter().position(|c| c.name == "host") else {
+        return Ok(table);
+    };
+    let before = table.rows.len();
+    table
+        .rows
+        .retain(|row| !matches!(row.get(host), Some(Value::Str(h)) if h.is_empty()));
+    if table.rows.len() != before {
+        file.write_table(name, &table)?;
+        file.flush()?;
+    }
+    Ok(table)
+}
+
 fn recorded_tasks(table: &Table, n_tasks: usize) -> anyhow::Result<Vec<usize>> {
     let mut tasks = table.i64_column("task")?;
     tasks.sort_unstable();
@@ -384,8 +404,11 @@ fn run_and_finish<J: JobKind>(
                     row
                 })
                 .collect();
-            rows.append(&task_rows)?;
-            running.absorb(job, &completed.output, &journal.file)?;
+            let full_disk = |err| files::explain_full_disk(err, Some(&journal.path));
+            rows.append(&task_rows).map_err(full_disk)?;
+            running
+                .absorb(job, &completed.output, &journal.file)
+                .map_err(full_disk)?;
             progress.task_done();
             journaled += 1;
             saved.set(journaled);
