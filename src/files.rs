@@ -115,7 +115,7 @@ pub fn lock_output(out: &Path, host: &str) -> anyhow::Result<()> {
             _ => continue,
         }
         file.set_len(0)
-            .and_then(|()| write!(file, "{host} {}\n", std::process::id()))
+            .and_then(|()| writeln!(file, "{host} {}", std::process::id()))
             .and_then(|()| file.flush())
             .with_context(|| format!("writing the lock file `{}`", path.display()))?;
         if let Ok(mut held) = HELD_LOCK.lock() {

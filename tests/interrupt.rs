@@ -143,13 +143,14 @@ fn start_alone(args: &[&str]) -> (std::process::Child, u32) {
     let child = command.spawn().unwrap();
     let outer = child.id();
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let pid = loop {
         if let Some(&pid) = children(outer).first() {
-            return (child, pid);
+            break pid;
         }
         assert!(Instant::now() < deadline, "the binary did not start");
         std::thread::sleep(Duration::from_millis(10));
-    }
+    };
+    (child, pid)
 }
 
 /// Checks what an interrupted run said: one line with the saved count and one with the resume
