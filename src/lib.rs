@@ -128,6 +128,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         job.paths,
                         job.n_blocks()
                     );
+                    validated_sizes(&text, job.sizes())?;
                 }
                 jobfile::Kind::Forest => {
                     let overrides = jobfile::forest::Overrides::default();
@@ -140,6 +141,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         job.data_origin,
                         job.train.x.nrows()
                     );
+                    validated_sizes(&text, job.sizes())?;
                 }
                 jobfile::Kind::GridSearch => {
                     let overrides = jobfile::gridsearch::Overrides::default();
@@ -153,9 +155,41 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         job.data_origin,
                         job.train.x.nrows()
                     );
+                    validated_sizes(&text, job.sizes())?;
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `validate`'s second line: the estimated peak memory per rank and result size against this
+/// machine's available memory and the free space where the result would go by default
+/// (`results/`, or the current folder while there is none). A result that cannot fit is refused.
+fn validated_sizes(text: &jobfile::JobText, sizes: jobfile::sizes::Sizes) -> anyhow::Result<()> {
+    use jobfile::sizes::{check_disk, disk_free, human, memory_available};
+    let folder = std::path::Path::new("results");
+    let out = match folder.is_dir() {
+        true => folder.join(format!("{}.h5", text.name())),
+        false => std::path::PathBuf::from(format!("{}.h5", text.name())),
+    };
+    let limit = |value: Option<u64>, what: &str| {
+        value.map_or(String::new(), |v| format!(" ({} {what})", human(v)))
+    };
+    println!(
+        "  estimated peak memory per rank {}{}; result file {}{}",
+        human(sizes.memory),
+        limit(memory_available(), "available"),
+        human(sizes.result),
+        limit(
+            disk_free(jobfile::sizes::folder_of(&out)),
+            &format!("free in `{}`", jobfile::sizes::folder_of(&out).display())
+        ),
+    );
+    check_disk(
+        &out,
+        sizes.result,
+        "the result file",
+        "free some space or choose another --out",
+    )
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::data::{DataSpec, Loaded};
+use super::sizes::{self, DataShape, Sizes};
 use super::{JobError, JobText};
 use crate::ml::forest::{ForestParams, ForestTrainer};
 use crate::ml::Dataset;
@@ -63,17 +64,24 @@ impl ForestJob {
         let params: ForestParams = toml::Value::Table(forest)
             .try_into()
             .map_err(|e: toml::de::Error| invalid(format!("[forest] {}", e.message().trim())))?;
+        let block_trees = match block_trees {
+            0 => default_block_trees(params.n_estimators),
+            n => n as usize,
+        };
+        if let Some(shape) = DataShape::planned(&spec) {
+            let (memory, what) = forest_memory(&params, &shape, block_trees);
+            sizes::check_memory(memory, &what).map_err(invalid)?;
+        }
         let Loaded {
             train,
             test,
             origin,
         } = spec.load()?;
         ForestTrainer::new(&params, &train).map_err(|e| invalid(format!("[forest] {e}")))?;
+        let (memory, what) =
+            forest_memory(&params, &DataShape::of(&train, test.as_ref()), block_trees);
+        sizes::check_memory(memory, &what).map_err(invalid)?;
         let test = test.unwrap_or_else(|| train.select(&[]));
-        let block_trees = match block_trees {
-            0 => default_block_trees(params.n_estimators),
-            n => n as usize,
-        };
         Ok(ForestJob {
             data_origin: origin,
             train,
@@ -86,6 +94,29 @@ impl ForestJob {
         })
     }
 
+    /// Peak memory per rank, result size and model file size (with `--save-model`).
+    pub fn sizes(&self) -> Sizes {
+        let shape = DataShape::of(&self.train, Some(&self.test));
+        let blocks = self.n_blocks() as u64;
+        let predictions = match self.predictions {
+            true => shape.test_rows.saturating_mul(8 * (3 + shape.classes)),
+            false => 0,
+        };
+        let model = match self.save_model {
+            Some(_) => (self.params.n_estimators as u64)
+                .saturating_mul(sizes::tree_bytes(&self.params, &shape).saturating_add(40)),
+            None => 0,
+        };
+        Sizes {
+            memory: forest_memory(&self.params, &shape, self.block_trees).0,
+            result: blocks
+                .saturating_mul(8 * 6 + 64)
+                .saturating_add(predictions)
+                .saturating_add(100_000),
+            model,
+        }
+    }
+
     pub fn n_blocks(&self) -> usize {
         self.params.n_estimators.div_ceil(self.block_trees)
     }
@@ -95,6 +126,23 @@ impl ForestJob {
         let start = block * self.block_trees;
         start..(start + self.block_trees).min(self.params.n_estimators)
     }
+}
+
+/// A forest job's peak memory per rank and what it is made of.
+fn forest_memory(params: &ForestParams, shape: &DataShape, block_trees: usize) -> (u64, String) {
+    let blocks = (params.n_estimators as u64).div_ceil(block_trees.max(1) as u64);
+    let memory = sizes::common_memory(Some(shape), blocks).saturating_add(sizes::forest_memory(
+        params,
+        shape,
+        block_trees as u64,
+    ));
+    let what = format!(
+        "data of {} rows x {} features, {} blocks of {block_trees} trees",
+        shape.rows + shape.test_rows,
+        shape.features,
+        blocks
+    );
+    (memory, what)
 }
 
 fn take_integer(table: &mut toml::Table, key: &str, default: u64) -> Result<u64, String> {

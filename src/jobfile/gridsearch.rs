@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::data::{DataSpec, Loaded};
+use super::sizes::{self, DataShape, Sizes};
 use super::{JobError, JobText};
 use crate::ml::cv::StratifiedKFold;
 use crate::ml::dataset::check_folds;
@@ -279,6 +280,34 @@ pub struct GridSearchJob {
 }
 
 impl GridSearchJob {
+    /// Peak memory per rank and result size (journal, cv_results and the refit model).
+    pub fn sizes(&self) -> Sizes {
+        let shape = DataShape::of(&self.train, self.test.as_ref());
+        let folds = self.plan.folds.len();
+        let candidates = self.plan.candidates.len() as u64;
+        let fits = candidates.saturating_mul(folds as u64);
+        let journal = fits.saturating_mul(8 * 12 + 64 + 400 + 200);
+        let cv_results = candidates.saturating_mul(400 + 8 * (8 + 4 * folds as u64));
+        let model = match self.refit {
+            true => self
+                .plan
+                .params
+                .iter()
+                .map(|p| model_bytes(p, &shape))
+                .max()
+                .unwrap_or(0),
+            false => 0,
+        };
+        Sizes {
+            memory: search_memory(&self.plan.params, &shape, folds).0,
+            result: journal
+                .saturating_add(cv_results)
+                .saturating_add(model)
+                .saturating_add(100_000),
+            model: 0,
+        }
+    }
+
     /// Reads and validates a job file and loads its data (rank 0).
     pub fn from_text(job: &JobText, overrides: &Overrides) -> anyhow::Result<Self> {
         let file: GridSearchFile = job.parse()?;
@@ -309,11 +338,17 @@ impl GridSearchJob {
             .into());
         }
         let folds = file.cv.folds as usize;
+        if let Some(shape) = DataShape::planned(&spec) {
+            let (memory, what) = search_memory(&params, &shape, folds);
+            sizes::check_memory(memory, &what).map_err(invalid)?;
+        }
         let Loaded {
             train,
             test,
             origin,
         } = spec.load()?;
+        let (memory, what) = search_memory(&params, &DataShape::of(&train, test.as_ref()), folds);
+        sizes::check_memory(memory, &what).map_err(invalid)?;
         check_folds(&train, folds).map_err(|e| invalid(format!("[cv] folds = {folds}: {e}")))?;
         check_class_weights(&params, &train).map_err(invalid)?;
         let splitter = StratifiedKFold {
@@ -411,4 +446,50 @@ fn check_class_weights(params: &[EstimatorParams], train: &Dataset) -> Result<()
         }
     }
     Ok(())
+}
+
+/// A grid search's peak memory per rank (the largest fit of any candidate, on a fold's training
+/// rows or, for the refit, all of them) and what it is made of.
+fn search_memory(params: &[EstimatorParams], shape: &DataShape, folds: usize) -> (u64, String) {
+    let fit_rows = shape.rows;
+    let fits = (params.len() as u64).saturating_mul(folds as u64);
+    let largest = params
+        .iter()
+        .map(|p| match p {
+            EstimatorParams::Svc(svc) => sizes::svc_memory(svc.cache_size, fit_rows),
+            EstimatorParams::LogisticRegression(_) => fit_rows
+                .saturating_mul(shape.classes.max(2))
+                .saturating_mul(64),
+            EstimatorParams::RandomForest(forest) => {
+                sizes::forest_memory(forest, shape, forest.n_estimators as u64)
+            }
+        })
+        .max()
+        .unwrap_or(0);
+    let memory = sizes::common_memory(Some(shape), fits).saturating_add(largest);
+    let what = format!(
+        "data of {} rows x {} features, {} candidates x {folds} folds",
+        shape.rows + shape.test_rows,
+        shape.features,
+        params.len()
+    );
+    (memory, what)
+}
+
+/// Bytes of a refit model in the result file.
+fn model_bytes(params: &EstimatorParams, shape: &DataShape) -> u64 {
+    match params {
+        EstimatorParams::Svc(_) => shape
+            .rows
+            .saturating_mul(shape.features.saturating_add(2))
+            .saturating_mul(8),
+        EstimatorParams::LogisticRegression(_) => shape
+            .features
+            .saturating_add(1)
+            .saturating_mul(shape.classes.max(2))
+            .saturating_mul(8),
+        EstimatorParams::RandomForest(forest) => {
+            (forest.n_estimators as u64).saturating_mul(sizes::tree_bytes(forest, shape))
+        }
+    }
 }

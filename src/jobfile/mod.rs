@@ -5,6 +5,7 @@ pub mod data;
 pub mod forest;
 pub mod gridsearch;
 pub mod montecarlo;
+pub mod sizes;
 
 use std::path::{Path, PathBuf};
 

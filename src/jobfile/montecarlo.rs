@@ -92,12 +92,29 @@ impl MonteCarloJob {
             Some(b) => paths_of(b, "[simulation] block_paths").map_err(invalid)?,
             None => DEFAULT_BLOCK_PATHS,
         };
-        Ok(MonteCarloJob {
+        let job = MonteCarloJob {
             pricing,
             paths,
             block_paths,
             seed: seed.unwrap_or(file.simulation.seed),
-        })
+        };
+        super::sizes::check_memory(
+            job.sizes().memory,
+            &format!("{} blocks of [simulation] block_paths", job.n_blocks()),
+        )
+        .map_err(invalid)?;
+        Ok(job)
+    }
+
+    /// Peak memory per rank and result size: rank 0's bookkeeping and one journal row per block.
+    pub fn sizes(&self) -> super::sizes::Sizes {
+        let blocks = self.n_blocks() as u64;
+        let row = 8 * (4 + 8 + crate::mc::BlockSums::field_names().len() as u64);
+        super::sizes::Sizes {
+            memory: super::sizes::common_memory(None, blocks),
+            result: blocks.saturating_mul(row).saturating_add(100_000),
+            model: 0,
+        }
     }
 
     pub fn n_blocks(&self) -> usize {

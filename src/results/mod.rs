@@ -510,6 +510,14 @@ impl TableWriter {
             let _ = self.dataset.resize(start);
             return Err(e.context(ctx()));
         }
-        self.file.flush().with_context(ctx)
+        if let Err(e) = self.file.flush() {
+            // A full disk fails the flush after the new extent may have reached the file but not
+            // the rows: take the rows back, so that a reader finds none of them rather than
+            // blank ones (resume also drops blank rows, should this flush fail too).
+            let _ = self.dataset.resize(start);
+            let _ = self.file.flush();
+            return Err(anyhow::Error::from(e).context(ctx()));
+        }
+        Ok(())
     }
 }

@@ -100,6 +100,14 @@ impl JobKind for ForestJob {
         format!("data {}", self.data_origin)
     }
 
+    fn estimated_sizes(&self) -> crate::jobfile::sizes::Sizes {
+        self.sizes()
+    }
+
+    fn model_path(&self) -> Option<&std::path::Path> {
+        self.save_model.as_deref()
+    }
+
     fn n_tasks(&self) -> usize {
         self.n_blocks()
     }

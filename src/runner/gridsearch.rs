@@ -51,6 +51,10 @@ impl JobKind for GridSearchJob {
         )
     }
 
+    fn estimated_sizes(&self) -> crate::jobfile::sizes::Sizes {
+        self.sizes()
+    }
+
     fn n_tasks(&self) -> usize {
         self.plan.tasks().len()
     }

@@ -63,6 +63,12 @@ pub trait JobKind: Serialize + DeserializeOwned + Clone + Sync {
         String::new()
     }
     fn n_tasks(&self) -> usize;
+    /// Estimated peak memory per rank, result size and model file size.
+    fn estimated_sizes(&self) -> crate::jobfile::sizes::Sizes;
+    /// A model file the run writes besides the result (`--save-model`).
+    fn model_path(&self) -> Option<&Path> {
+        None
+    }
     /// Refuses a result path that clashes with another file the job writes.
     fn check_output(&self, _out: &Path) -> anyhow::Result<()> {
         Ok(())
@@ -139,10 +145,14 @@ pub fn execute<J: JobKind + Send>(
         ),
         // Bad input: rank 0 reports it once and its exit code becomes mpirun's. The other ranks
         // end with success: a non-zero exit there could make mpirun kill rank 0 before it prints.
-        (Err(_), Some(Err(err))) => return Err(err),
+        (Err(_), Some(Err(err))) => {
+            files::release_output_lock();
+            return Err(err);
+        }
         (Err(_), _) => return Ok(ExitCode::SUCCESS),
     };
     if let Err(err) = run_and_finish(&cluster, &job, journal, args, started) {
+        let err = files::explain_full_disk(err, None);
         cluster.abort(&format!("{err:#}"), 1);
     }
     if cluster.is_root() {
@@ -174,8 +184,32 @@ fn prepare<J: JobKind>(
     let job = validate(&text)?;
     let out = files::output_path(args.out.as_deref(), &format!("{}.h5", text.name()))?;
     job.check_output(&out)?;
-    let journal = open_journal(&job, &text, &out, args.resume, run)?;
+    check_disk_space(&job, &out)?;
+    files::lock_output(&out, &run.hosts[0])?;
+    let journal = open_journal(&job, &text, &out, args.resume, run)
+        .map_err(|err| files::explain_full_disk(err, Some(&files::partial_path(&out))))?;
     Ok((job, journal))
+}
+
+/// Refuses a run whose result or model file cannot fit in its folder's free space.
+pub fn check_disk_space<J: JobKind>(job: &J, out: &Path) -> anyhow::Result<()> {
+    use crate::jobfile::sizes::check_disk;
+    let sizes = job.estimated_sizes();
+    check_disk(
+        out,
+        sizes.result,
+        "the result file",
+        "free some space or choose another --out",
+    )?;
+    if let Some(model) = job.model_path() {
+        check_disk(
+            model,
+            sizes.model,
+            "the --save-model file",
+            "free some space, choose another folder, or grow fewer trees",
+        )?;
+    }
+    Ok(())
 }
 
 fn open_journal<J: JobKind>(
@@ -208,7 +242,7 @@ fn open_journal<J: JobKind>(
     };
     write_run_attributes(&file, run)?;
     let recorded = if file.has_table(J::JOURNAL_TABLE) {
-        recorded_tasks(&file.read_table(J::JOURNAL_TABLE)?, job.n_tasks())?
+        recorded_tasks(&without_blank_rows(&file, J::JOURNAL_TABLE)?, job.n_tasks())?
     } else {
         vec![]
     };
@@ -291,6 +325,24 @@ fn check_same_job<J: JobKind>(previous: &Path, text: &JobText, job: &J) -> anyho
     }
 }
 
+/// The journal table without blank rows (an empty `host`: space the file had taken for rows whose
+/// data never reached the disk, as when it filled up mid-write), which are removed from the file.
+fn without_blank_rows(file: &ResultFile, name: &str) -> anyhow::Result<Table> {
+    let mut table = file.read_table(name)?;
+    let Some(host) = table.schema.columns.iter().position(|c| c.name == "host") else {
+        return Ok(table);
+    };
+    let before = table.rows.len();
+    table
+        .rows
+        .retain(|row| !matches!(row.get(host), Some(Value::Str(h)) if h.is_empty()));
+    if table.rows.len() != before {
+        file.write_table(name, &table)?;
+        file.flush()?;
+    }
+    Ok(table)
+}
+
 fn recorded_tasks(table: &Table, n_tasks: usize) -> anyhow::Result<Vec<usize>> {
     let mut tasks = table.i64_column("task")?;
     tasks.sort_unstable();
@@ -325,6 +377,13 @@ fn run_and_finish<J: JobKind>(
     let mut progress = Progress::with_choice(job.n_tasks(), done.len(), args.progress);
     let mut ranks = RankLoad::new(cluster.hosts());
     let mut journaled = done.len();
+    let saved = std::rc::Rc::new(std::cell::Cell::new(journaled));
+    cluster.on_interrupt(Some(interrupt_note(
+        saved.clone(),
+        job.n_tasks(),
+        &journal.path,
+        cluster.size(),
+    )));
     scheduler::run(
         cluster,
         &job.worker()?,
@@ -347,13 +406,18 @@ fn run_and_finish<J: JobKind>(
                     row
                 })
                 .collect();
-            rows.append(&task_rows)?;
-            running.absorb(job, &completed.output, &journal.file)?;
+            let full_disk = |err| files::explain_full_disk(err, Some(&journal.path));
+            rows.append(&task_rows).map_err(full_disk)?;
+            running
+                .absorb(job, &completed.output, &journal.file)
+                .map_err(full_disk)?;
             progress.task_done();
             journaled += 1;
+            saved.set(journaled);
             failure::injected_after_journaled(journaled)
         },
     );
+    cluster.on_interrupt(None);
     progress.finish();
     drop(rows);
     let wall_seconds = started.elapsed().as_secs_f64();
@@ -374,6 +438,7 @@ fn run_and_finish<J: JobKind>(
     journal.file.flush()?;
     drop(journal.file);
     files::put_in_place(&journal.path, &journal.out)?;
+    files::release_output_lock();
     if args.progress != ProgressChoice::None || !lost.is_empty() {
         let note = match lost.len() {
             0 => String::new(),
@@ -386,6 +451,49 @@ fn run_and_finish<J: JobKind>(
         eprintln!("triton-batch: wrote {}{note}", journal.out.display());
     }
     Ok(())
+}
+
+/// What rank 0 says when SIGINT or SIGTERM stops the task phase: how many tasks the journal
+/// holds and the command that finishes the run.
+fn interrupt_note(
+    saved: std::rc::Rc<std::cell::Cell<usize>>,
+    n_tasks: usize,
+    journal: &Path,
+    size: usize,
+) -> crate::runtime::InterruptNote {
+    let journal = journal.display().to_string();
+    let command = resume_command(std::env::args().collect(), size);
+    Box::new(move || {
+        format!(
+            "{} of {n_tasks} tasks are saved in `{journal}`\ntriton-batch: to finish the run: {command}",
+            saved.get()
+        )
+    })
+}
+
+/// This process's command line with `--resume`, behind `mpirun -np SIZE` when there are several
+/// ranks (add your own -hostfile and launcher options), quoted for a POSIX shell.
+fn resume_command(args: Vec<String>, size: usize) -> String {
+    let quote = |arg: &String| {
+        let plain = !arg.is_empty()
+            && arg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c));
+        if plain {
+            arg.clone()
+        } else {
+            format!("'{}'", arg.replace('\'', "'\\''"))
+        }
+    };
+    let mut words: Vec<String> = args.iter().map(quote).collect();
+    if !args.iter().skip(1).any(|a| a == "--resume") {
+        words.push("--resume".into());
+    }
+    let command = words.join(" ");
+    match size {
+        1 => command,
+        n => format!("mpirun -np {n} {command}"),
+    }
 }
 
 /// Journal rows in task-id order (stable, so a task's rows keep their order): the order every

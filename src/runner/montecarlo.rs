@@ -36,6 +36,10 @@ impl JobKind for MonteCarloJob {
         self.seed
     }
 
+    fn estimated_sizes(&self) -> crate::jobfile::sizes::Sizes {
+        self.sizes()
+    }
+
     fn n_tasks(&self) -> usize {
         self.n_blocks()
     }

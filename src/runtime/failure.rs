@@ -64,6 +64,7 @@ pub(crate) fn check() {
 }
 
 fn mpi_abort(code: i32) -> ! {
+    crate::files::release_output_lock();
     // SAFETY: called on the thread that initialised MPI (or before any other thread exists);
     // MPI_Abort on the world communicator is the documented way to end every process of the job
     // and does not return in practice.
@@ -85,6 +86,7 @@ pub(crate) fn say(message: &str) {
 /// the job, a lost one included) and without running exit handlers that might call into MPI.
 pub(crate) fn exit_now(code: i32) -> ! {
     use std::io::Write;
+    crate::files::release_output_lock();
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     // SAFETY: _exit only ends the process; nothing of this process is used after it.
@@ -126,5 +128,43 @@ pub(crate) fn injected_after_journaled(journaled: usize) -> anyhow::Result<()> {
             anyhow::bail!("injected failure after {journaled} journaled tasks ({spec})")
         }
         _ => Ok(()),
+    }
+}
+
+/// The signal (SIGINT or SIGTERM) that asked this process to stop; 0 while none has.
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
+
+/// Exit status of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports Ctrl-C).
+pub const INTERRUPTED_STATUS: i32 = 130;
+
+extern "C" fn note_signal(signal: libc::c_int) {
+    // Only an atomic store: async-signal-safe. The main thread acts on it between messages.
+    INTERRUPTED.store(signal, Ordering::SeqCst);
+}
+
+/// Replaces the default action of SIGINT (Ctrl-C) and SIGTERM (what mpirun sends every rank when
+/// it is stopped) with a flag that the main thread checks between messages, so that rank 0 stops
+/// between two journal writes, never in the middle of one.
+pub(crate) fn catch_interrupts() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction with a handler that only stores to an atomic, an empty mask
+        // and SA_RESTART (interrupted system calls resume) is a valid, async-signal-safe setup.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = note_signal as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The name of the signal that asked this process to stop, if one has.
+pub(crate) fn interrupted() -> Option<&'static str> {
+    match INTERRUPTED.load(Ordering::SeqCst) {
+        0 => None,
+        libc::SIGINT => Some("SIGINT"),
+        libc::SIGTERM => Some("SIGTERM"),
+        _ => Some("a signal"),
     }
 }

@@ -20,7 +20,7 @@ pub(crate) mod liveness;
 pub mod progress;
 pub mod scheduler;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
 use mpi::environment::Universe;
@@ -84,7 +84,19 @@ pub struct Cluster {
     live: RefCell<Liveness>,
     outbox: RefCell<Outbox>,
     lost: RefCell<Vec<LostRank>>,
+    /// Rank 0 during the task phase: what to say when SIGINT or SIGTERM stops the run (what the
+    /// journal holds and how to resume). Outside it the run finishes its current step first.
+    interrupt_note: RefCell<Option<InterruptNote>>,
+    /// A worker: when it first saw SIGINT or SIGTERM.
+    interrupted_at: Cell<Option<Instant>>,
 }
+
+/// Rank 0's account of a stopped run, made when the signal is acted on.
+pub type InterruptNote = Box<dyn Fn() -> String>;
+
+/// How long a worker that got SIGINT or SIGTERM waits for rank 0 to end the job before it ends
+/// by itself.
+const WORKER_GRACE: Duration = Duration::from_secs(3);
 
 impl Cluster {
     /// Starts MPI (or a singleton without mpirun) at the `Funneled` level, installs the
@@ -102,6 +114,7 @@ impl Cluster {
         let size = world.size() as usize;
         let host = mpi::environment::processor_name().unwrap_or_else(|_| "unknown".into());
         failure::install(rank, &host);
+        failure::catch_interrupts();
         let started = Instant::now();
         let peers: Vec<usize> = if rank == 0 {
             (1..size).collect()
@@ -118,6 +131,8 @@ impl Cluster {
             live: RefCell::new(Liveness::new(size, peers, node_timeout, started)),
             outbox: RefCell::new(Outbox::default()),
             lost: RefCell::new(vec![]),
+            interrupt_note: RefCell::new(None),
+            interrupted_at: Cell::new(None),
         };
         cluster.gather_hosts();
         Ok(cluster)
@@ -241,6 +256,9 @@ impl Cluster {
     /// a worker that finds rank 0 silent ends here.
     pub(crate) fn tend(&self) -> Vec<usize> {
         failure::check();
+        if let Some(signal) = failure::interrupted() {
+            self.stop_if_interrupted(signal);
+        }
         self.outbox.borrow_mut().progress();
         while let Some((message, status)) = self
             .world
@@ -371,10 +389,47 @@ impl Cluster {
 
     /// Waits (tending) until every message sent so far has left, for at most the node timeout.
     fn flush_outbox(&self) {
-        let deadline = Instant::now() + self.live.borrow().timeout();
+        self.flush_outbox_for(self.live.borrow().timeout());
+    }
+
+    fn flush_outbox_for(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
         while !self.outbox.borrow().is_empty() && Instant::now() < deadline {
             self.outbox.borrow_mut().progress();
             std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// Rank 0: from now on (`Some`) SIGINT or SIGTERM stops the run at once, with `note` saying
+    /// what is saved; `None` defers the signal again until the current step is done.
+    pub fn on_interrupt(&self, note: Option<InterruptNote>) {
+        *self.interrupt_note.borrow_mut() = note;
+    }
+
+    /// Acts on SIGINT or SIGTERM. Rank 0 in the task phase says what is saved, tells every worker
+    /// to end and exits (its journal is flushed after every task, and this runs between tasks).
+    /// A worker waits for that, and ends by itself if it does not come.
+    fn stop_if_interrupted(&self, signal: &str) {
+        if self.is_root() {
+            let Some(text) = self.interrupt_note.borrow().as_ref().map(|note| note()) else {
+                return;
+            };
+            failure::say(&format!("stopped by {signal}: {text}"));
+            for rank in self.live.borrow().reachable() {
+                self.send(rank, tag::END, encode(&failure::INTERRUPTED_STATUS));
+            }
+            self.flush_outbox_for(Duration::from_secs(1));
+            failure::exit_now(failure::INTERRUPTED_STATUS);
+        }
+        let now = Instant::now();
+        let first = self.interrupted_at.get().unwrap_or(now);
+        self.interrupted_at.set(Some(first));
+        if now.duration_since(first) > WORKER_GRACE {
+            failure::say(&format!(
+                "stopped by {signal}; rank 0 did not end the job within {} s",
+                WORKER_GRACE.as_secs()
+            ));
+            failure::exit_now(failure::INTERRUPTED_STATUS);
         }
     }
 
