@@ -69,10 +69,10 @@ maturity = 1.0
 steps = 60
 
 [simulation]
-paths = 2001
+paths = 2004
 estimator = "antithetic"
 seed = 9
-block_paths = 1001
+block_paths = 1002
 "#;
 
 /// Every kernel on a small grid (kernel rows and decision values cut into pieces).
