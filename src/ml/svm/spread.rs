@@ -18,7 +18,7 @@ const ROW_PIECE: usize = 1024;
 /// Multiply-adds (columns × features) below which a kernel row is computed on one thread.
 const ROW_MIN_WORK: usize = 16 * 1024;
 /// Entries per piece of the solver's scans, and the shortest scan worth spreading (two pieces).
-const SCAN_PIECE: usize = 4096;
+const SCAN_PIECE: usize = 2048;
 
 fn spread(threads: usize, len: usize, min: usize) -> bool {
     threads > 1 && len >= min
