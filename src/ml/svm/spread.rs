@@ -25,6 +25,7 @@ fn spread(threads: usize, len: usize, min: usize) -> bool {
 }
 
 /// [`kernel_row`] over the rank's threads.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn kernel_row_spread(
     threads: usize,
     spec: &KernelSpec,
