@@ -86,14 +86,15 @@ impl Pool {
     pub fn new(threads: usize) -> anyhow::Result<Pool> {
         let pool = match threads {
             0 | 1 => None,
-            n => Some(
+            n => Some({
+                one_malloc_arena();
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(n)
                     .thread_name(|i| format!("triton-batch-{i}"))
                     // Tree growth recurses; give pool threads the main thread's stack.
                     .stack_size(8 << 20)
-                    .build()?,
-            ),
+                    .build()?
+            }),
         };
         Ok(Pool {
             pool,
@@ -111,6 +112,19 @@ impl Pool {
             Some(pool) => pool.install(work),
             None => work(),
         }
+    }
+}
+
+/// One malloc arena for the whole process. A task runs on whichever pool thread picks it up, and
+/// glibc gives each thread its own arena, which keeps what a task freed (its kernel cache, some
+/// 200 MB) for that thread only: the next task, on another thread, would allocate its cache
+/// anew. Measured on the notebook's grid: 439 MB peak for one rank of 2 threads, against 251 MB
+/// for a rank of one thread. The hot loops hardly allocate, so sharing one arena costs nothing.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before the pool's threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
