@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::par::ThreadCount;
 use crate::runner::RunOptions;
 use crate::runtime::progress::ProgressChoice;
 use crate::runtime::scheduler::Schedule;
@@ -88,6 +89,10 @@ pub struct RunArgs {
     /// rank 0 (or every other rank), the run ends (status 5; --resume continues from the journal).
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = positive_seconds)]
     pub node_timeout: f64,
+    /// Threads inside this rank, sharing one copy of the data: a number, or auto (the cores of
+    /// the rank's node divided by the ranks on it). Results are the same for any count.
+    #[arg(long, default_value = "1", value_name = "N|auto")]
+    pub threads: ThreadCount,
 }
 
 impl RunArgs {
@@ -103,6 +108,7 @@ impl RunArgs {
                 false => self.progress,
             },
             node_timeout: Duration::from_secs_f64(self.node_timeout),
+            threads: self.threads,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod jobfile;
 pub mod mc;
 pub mod ml;
 pub mod model;
+pub mod par;
 pub mod report;
 pub mod results;
 pub mod rng;

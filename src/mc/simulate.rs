@@ -1,7 +1,11 @@
 //! Path simulation: one block of paths from one random stream, summarised as [`BlockSums`], the
 //! unit of work and of reduction. The hot loop draws normals for a chunk of steps into a small
 //! buffer (ziggurat, one `u64` each) and then advances several independent paths side by side, so
-//! the serial price recursion of one path never limits throughput. No I/O, no threads, no MPI.
+//! the serial price recursion of one path never limits throughput. No I/O, no MPI.
+//!
+//! With `--threads` a block is cut into fixed pieces of paths walked on the rank's threads, the
+//! normals drawn from the block's one stream in path order and the finished paths summed in path
+//! order, so the sums are the serial sums bit for bit (see [`run_units_spread`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -147,7 +151,7 @@ struct PathEnd {
 }
 
 /// One model's step recursion. The state is the price (seed) or the log price ratio (gbm).
-trait Walk {
+trait Walk: Sync {
     /// Whether the averages include the starting price (the seed walk's `s0`).
     const AVERAGE_INCLUDES_START: bool;
     /// Whether `ARITH` walks store the states of a chunk and add their levels in a second,
@@ -293,10 +297,17 @@ impl Walk for GbmWalk {
 /// Advances `H` paths (and, with `ANTI`, their `H` antithetic partners) to the end.
 /// `ARITH`/`GEO` switch the running sums for the averages on.
 #[inline(always)]
-fn walk_group<W: Walk, const H: usize, const ANTI: bool, const ARITH: bool, const GEO: bool>(
+fn walk_group<
+    W: Walk,
+    S: Shocks,
+    const H: usize,
+    const ANTI: bool,
+    const ARITH: bool,
+    const GEO: bool,
+>(
     w: &W,
     zig: &Ziggurat,
-    rng: &mut TaskRng,
+    rng: &mut S,
     buf: &mut [f64],
     down_buf: &mut [f64],
 ) -> ([PathEnd; H], [PathEnd; H]) {
@@ -315,7 +326,7 @@ fn walk_group<W: Walk, const H: usize, const ANTI: bool, const ARITH: bool, cons
     while left > 0 {
         let len = left.min(CHUNK);
         let zs = &mut buf[..len * H];
-        zig.fill(rng, zs);
+        rng.fill(zig, zs);
         if W::SPLIT_LEVELS && ARITH {
             // Pass 1 advances the states and keeps them (over the normals, and in `down_buf`
             // for the partners); pass 2 adds their levels.
@@ -379,11 +390,52 @@ fn walk_group<W: Walk, const H: usize, const ANTI: bool, const ARITH: bool, cons
     (up, down)
 }
 
+/// Where a walk takes its normals from: the block's stream, or normals drawn from it earlier.
+trait Shocks {
+    fn fill(&mut self, zig: &Ziggurat, out: &mut [f64]);
+}
+
+impl Shocks for TaskRng {
+    #[inline(always)]
+    fn fill(&mut self, zig: &Ziggurat, out: &mut [f64]) {
+        zig.fill(self, out);
+    }
+}
+
+/// Normals drawn ahead of the walk, read back in the order they were drawn.
+struct Drawn {
+    normals: Vec<f64>,
+    at: usize,
+}
+
+impl Shocks for Drawn {
+    #[inline(always)]
+    fn fill(&mut self, _: &Ziggurat, out: &mut [f64]) {
+        out.copy_from_slice(&self.normals[self.at..self.at + out.len()]);
+        self.at += out.len();
+    }
+}
+
 /// Runs `units` paths (or antithetic pairs) in groups of `LANES`, handing each finished path
-/// (and its partner) to `sink` in a fixed order.
+/// (and its partner) to `sink` in a fixed order; on the rank's threads when the block is long.
 fn run_units<W: Walk, const ANTI: bool, const ARITH: bool, const GEO: bool>(
     w: &W,
     rng: &mut TaskRng,
+    units: u64,
+    sink: impl FnMut(&PathEnd, &PathEnd),
+) {
+    let threads = crate::par::threads();
+    if threads > 1 && units >= 2 * UNIT_PIECE {
+        run_units_spread::<W, ANTI, ARITH, GEO>(w, rng, units, threads, sink);
+    } else {
+        walk_units::<W, _, ANTI, ARITH, GEO>(w, rng, units, sink);
+    }
+}
+
+/// The serial walk of `units` paths (or pairs), normals from `rng`.
+fn walk_units<W: Walk, S: Shocks, const ANTI: bool, const ARITH: bool, const GEO: bool>(
+    w: &W,
+    rng: &mut S,
     units: u64,
     mut sink: impl FnMut(&PathEnd, &PathEnd),
 ) {
@@ -392,14 +444,78 @@ fn run_units<W: Walk, const ANTI: bool, const ARITH: bool, const GEO: bool>(
     let mut down_buf = vec![0.0; CHUNK * LANES];
     for _ in 0..units / LANES as u64 {
         let (up, down) =
-            walk_group::<W, LANES, ANTI, ARITH, GEO>(w, zig, rng, &mut buf, &mut down_buf);
+            walk_group::<W, S, LANES, ANTI, ARITH, GEO>(w, zig, rng, &mut buf, &mut down_buf);
         for l in 0..LANES {
             sink(&up[l], &down[l]);
         }
     }
     for _ in 0..units % LANES as u64 {
-        let (up, down) = walk_group::<W, 1, ANTI, ARITH, GEO>(w, zig, rng, &mut buf, &mut down_buf);
+        let (up, down) =
+            walk_group::<W, S, 1, ANTI, ARITH, GEO>(w, zig, rng, &mut buf, &mut down_buf);
         sink(&up[0], &down[0]);
+    }
+}
+
+/// The ends of `units` paths (or pairs) walked from `rng`, in path order.
+fn walk_piece<W: Walk, S: Shocks, const ANTI: bool, const ARITH: bool, const GEO: bool>(
+    w: &W,
+    rng: &mut S,
+    units: u64,
+) -> Vec<(PathEnd, PathEnd)> {
+    let mut ends = Vec::with_capacity(units as usize);
+    walk_units::<W, S, ANTI, ARITH, GEO>(w, rng, units, |u, d| ends.push((*u, *d)));
+    ends
+}
+
+/// Paths (or pairs) per piece of a block spread over threads: a multiple of `LANES`, so every
+/// piece but the last walks whole groups as the serial loop does, and the last one the serial
+/// loop's tail.
+const UNIT_PIECE: u64 = 8 * LANES as u64;
+
+/// [`walk_units`] in pieces on the rank's threads, with the serial loop's numbers.
+///
+/// The block has one stream and every path takes `shocks` normals of it in path order, so only
+/// one thread can draw them. That thread goes through the pieces in order: it draws a piece's
+/// normals into a buffer and hands the walk to another thread, or, when enough pieces already
+/// wait for a thread (which bounds the memory held in drawn normals), walks the piece itself
+/// straight from the stream. Either way the stream advances exactly as in the serial loop; the
+/// finished paths are summed in path order at the end.
+fn run_units_spread<W: Walk, const ANTI: bool, const ARITH: bool, const GEO: bool>(
+    w: &W,
+    rng: &mut TaskRng,
+    units: u64,
+    threads: usize,
+    mut sink: impl FnMut(&PathEnd, &PathEnd),
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let zig = Ziggurat::get();
+    let per_unit = w.shocks();
+    let n_pieces = units.div_ceil(UNIT_PIECE) as usize;
+    let ends: Vec<std::sync::OnceLock<Vec<(PathEnd, PathEnd)>>> =
+        (0..n_pieces).map(|_| std::sync::OnceLock::new()).collect();
+    let waiting = AtomicUsize::new(0);
+    rayon::scope(|scope| {
+        for (p, slot) in ends.iter().enumerate() {
+            let len = UNIT_PIECE.min(units - p as u64 * UNIT_PIECE);
+            if waiting.load(Ordering::Acquire) >= 2 * threads {
+                let _ = slot.set(walk_piece::<W, _, ANTI, ARITH, GEO>(w, rng, len));
+                continue;
+            }
+            let mut normals = vec![0.0; len as usize * per_unit];
+            zig.fill(rng, &mut normals);
+            waiting.fetch_add(1, Ordering::AcqRel);
+            let waiting = &waiting;
+            scope.spawn(move |_| {
+                let mut drawn = Drawn { normals, at: 0 };
+                let _ = slot.set(walk_piece::<W, _, ANTI, ARITH, GEO>(w, &mut drawn, len));
+                waiting.fetch_sub(1, Ordering::AcqRel);
+            });
+        }
+    });
+    for slot in ends {
+        for (up, down) in slot.into_inner().expect("every piece ran") {
+            sink(&up, &down);
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use super::closed_form::{black_scholes, geometric_asian, seed_mean_average};
 use super::*;
 use crate::rng::task_rng;
+use rand::Rng;
 
 fn gbm_pricing(
     payoff: Payoff,
@@ -441,4 +442,36 @@ fn degenerate_counts_do_not_panic() {
 fn reference() -> serde_json::Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/asian.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A block on 2 and 3 threads (cut into pieces, some walked from drawn normals) has the serial
+/// block's sums bit for bit, and leaves the stream where the serial block leaves it, for every
+/// estimator, both walks and a count that ends in a partial lane group.
+#[test]
+fn blocks_on_threads_are_the_serial_blocks() {
+    let european = gbm_pricing(
+        Payoff::European,
+        OptionType::Put,
+        (100.0, 95.0, 0.02, 0.01, 0.3, 1.0),
+        12,
+        Estimator::Antithetic,
+    );
+    let cases = [
+        seed_pricing(Payoff::AsianArithmetic, 100.0, Estimator::Plain),
+        notebook_asian(Estimator::ControlVariate),
+        notebook_asian(Estimator::Antithetic),
+        european,
+    ];
+    for p in &cases {
+        let mut rng = task_rng(5, 2);
+        let serial = simulate_block(p, &mut rng, 1_003);
+        let after = rng.next_u64();
+        for threads in [2, 3] {
+            let pool = crate::par::Pool::new(threads).unwrap();
+            let mut rng = task_rng(5, 2);
+            let spread = pool.install(|| simulate_block(p, &mut rng, 1_003));
+            assert_eq!(serial, spread, "{threads} threads");
+            assert_eq!(after, rng.next_u64(), "stream position, {threads} threads");
+        }
+    }
 }

@@ -60,15 +60,11 @@ impl Tasks for ForestWorker<'_> {
     fn run(&self, task: usize) -> anyhow::Result<BlockVotes> {
         let job = self.job;
         let trees = job.block_trees(task);
-        let mut votes = job.empty_votes();
-        let mut saved = Vec::new();
-        for index in trees.clone() {
-            let tree = self.trainer.grow_tree(index, job.seed)?;
-            votes.add_tree(&tree, job.train.x.view(), job.test.x.view())?;
-            if job.save_model.is_some() {
-                saved.push((index, tree.tree.to_arrays()));
-            }
-        }
+        let (votes, saved) = if crate::par::threads() > 1 && trees.len() > 1 {
+            self.grow_spread(trees.clone())?
+        } else {
+            self.grow(trees.clone())?
+        };
         Ok(BlockVotes {
             first_tree: trees.start,
             n_trees: trees.len(),
@@ -77,6 +73,52 @@ impl Tasks for ForestWorker<'_> {
         })
     }
 }
+
+/// Trees of a block with the arrays kept for `--save-model`.
+type Grown = (ForestVotes, Vec<(usize, TreeArrays)>);
+
+impl ForestWorker<'_> {
+    /// Grows `trees` one after the other into one set of vote sums.
+    fn grow(&self, trees: std::ops::Range<usize>) -> anyhow::Result<Grown> {
+        let job = self.job;
+        let mut votes = job.empty_votes();
+        let mut saved = Vec::new();
+        for index in trees {
+            let tree = self.trainer.grow_tree(index, job.seed)?;
+            votes.add_tree(&tree, job.train.x.view(), job.test.x.view())?;
+            if job.save_model.is_some() {
+                saved.push((index, tree.tree.to_arrays()));
+            }
+        }
+        Ok((votes, saved))
+    }
+
+    /// Grows a block's trees on the rank's threads, a fixed piece of trees each, and merges the
+    /// pieces in tree order. Every tree draws from its own stream (seed, tree index) and the vote
+    /// sums are exact integers, so the block is the same as grown one tree after the other.
+    fn grow_spread(&self, trees: std::ops::Range<usize>) -> anyhow::Result<Grown> {
+        use rayon::prelude::*;
+        let pieces: Vec<_> = crate::par::pieces(trees.len(), TREE_PIECE)
+            .map(|r| trees.start + r.start..trees.start + r.end)
+            .collect();
+        // Adjacent pieces are merged as they finish (rayon's reduce keeps their order), so a
+        // rank holds a few pieces' sums at a time, not one per piece.
+        pieces
+            .into_par_iter()
+            .map(|piece| self.grow(piece))
+            .try_reduce(
+                || (self.job.empty_votes(), Vec::new()),
+                |(mut votes, mut saved), (more_votes, more_saved)| {
+                    votes.merge(&more_votes)?;
+                    saved.extend(more_saved);
+                    Ok((votes, saved))
+                },
+            )
+    }
+}
+
+/// Trees per piece of a block when the block is grown on several threads.
+const TREE_PIECE: usize = 4;
 
 impl JobKind for ForestJob {
     const KIND: &'static str = "forest";

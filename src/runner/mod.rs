@@ -19,9 +19,11 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::files;
 use crate::jobfile::JobText;
+use crate::par::{Pool, ThreadCount};
 use crate::results::{ResultFile, Row, Schema, Table, Value};
 use crate::runtime::progress::{Progress, ProgressChoice};
-use crate::runtime::scheduler::{self, Completed, Schedule, Tasks};
+use crate::runtime::scheduler::Tasks;
+use crate::runtime::scheduler::{self, Completed, Schedule};
 use crate::runtime::{failure, Cluster, LostRank};
 
 /// How to run a job: what the command line says, in the library's own types.
@@ -38,6 +40,8 @@ pub struct RunOptions {
     pub progress: ProgressChoice,
     /// A rank silent for this long is lost.
     pub node_timeout: Duration,
+    /// Threads inside each rank (`--threads`).
+    pub threads: ThreadCount,
 }
 
 /// What a job kind adds to the shared run: its tasks, its journal rows and its reduction.
@@ -151,7 +155,11 @@ pub fn execute<J: JobKind + Send>(
         }
         (Err(_), _) => return Ok(ExitCode::SUCCESS),
     };
-    if let Err(err) = run_and_finish(&cluster, &job, journal, args, started) {
+    let pool = match Pool::new(args.threads.resolve()) {
+        Ok(pool) => pool,
+        Err(err) => cluster.abort(&format!("starting the threads: {err:#}"), 1),
+    };
+    if let Err(err) = run_and_finish(&cluster, &job, journal, args, &pool, started) {
         let err = files::explain_full_disk(err, None);
         cluster.abort(&format!("{err:#}"), 1);
     }
@@ -363,10 +371,15 @@ fn run_and_finish<J: JobKind>(
     job: &J,
     journal: Option<Journal>,
     args: &RunOptions,
+    pool: &Pool,
     started: Instant,
 ) -> anyhow::Result<()> {
+    let worker = Threaded {
+        tasks: job.worker()?,
+        pool,
+    };
     let Some(journal) = journal else {
-        scheduler::run(cluster, &job.worker()?, &[], args.schedule, |_| Ok(()));
+        scheduler::run(cluster, &worker, &[], args.schedule, |_| Ok(()));
         return Ok(());
     };
     let mut rows = journal.file.append_table(J::JOURNAL_TABLE)?;
@@ -386,7 +399,7 @@ fn run_and_finish<J: JobKind>(
     )));
     scheduler::run(
         cluster,
-        &job.worker()?,
+        &worker,
         &pending,
         args.schedule,
         |completed: Completed<J::Output>| {
@@ -424,8 +437,12 @@ fn run_and_finish<J: JobKind>(
     // The reduction (a grid search's refit can take minutes on a Pi) runs off the MPI thread.
     cluster.busy(|| {
         let table = sorted_by_task(journal.file.read_table(J::JOURNAL_TABLE)?)?;
-        job.finish(&table, running, &journal.file, wall_seconds)
+        // The refit of a grid search is one fit like the others: on the rank's threads.
+        pool.install(|| job.finish(&table, running, &journal.file, wall_seconds))
     })?;
+    journal
+        .file
+        .set_attr("threads", &Value::Str(args.threads.to_string()))?;
     let lost = cluster.lost();
     journal.file.write_table("ranks", &ranks.table(&lost))?;
     let lost_ranks: Vec<String> = lost.iter().map(|l| l.rank.to_string()).collect();
@@ -496,6 +513,24 @@ fn resume_command(args: Vec<String>, size: usize) -> String {
     }
 }
 
+/// A job's worker whose tasks run inside the rank's thread pool.
+struct Threaded<'p, W> {
+    tasks: W,
+    pool: &'p Pool,
+}
+
+impl<W: Tasks> Tasks for Threaded<'_, W> {
+    type Output = W::Output;
+
+    fn run(&self, task: usize) -> anyhow::Result<W::Output> {
+        self.pool.install(|| self.tasks.run(task))
+    }
+
+    fn threads(&self) -> usize {
+        self.pool.threads()
+    }
+}
+
 /// Journal rows in task-id order (stable, so a task's rows keep their order): the order every
 /// reduction uses, whatever order the tasks finished in.
 fn sorted_by_task(mut table: Table) -> anyhow::Result<Table> {
@@ -519,6 +554,7 @@ struct Load {
     tasks: i64,
     busy_seconds: f64,
     peak_rss_mb: f64,
+    threads: i64,
 }
 
 impl RankLoad {
@@ -535,6 +571,7 @@ impl RankLoad {
             load.tasks += 1;
             load.busy_seconds += completed.seconds;
             load.peak_rss_mb = load.peak_rss_mb.max(completed.peak_rss_mb);
+            load.threads = completed.threads as i64;
         }
         self.hosts.get(completed.rank).cloned().unwrap_or_default()
     }
@@ -546,6 +583,7 @@ impl RankLoad {
             .i64("tasks")
             .f64("busy_seconds")
             .f64("peak_rss_mb")
+            .i64("threads")
             .i64("lost")
             .f64("lost_after_seconds");
         let rows = self
@@ -560,6 +598,7 @@ impl RankLoad {
                     Value::I64(load.tasks),
                     Value::F64(load.busy_seconds),
                     Value::F64(load.peak_rss_mb),
+                    Value::I64(load.threads),
                     Value::I64(lost.is_some() as i64),
                     Value::F64(lost.map_or(f64::NAN, |l| l.silent_after_seconds)),
                 ]

@@ -56,6 +56,10 @@ impl std::str::FromStr for Schedule {
 pub trait Tasks: Sync {
     type Output: Serialize + DeserializeOwned + Send;
     fn run(&self, task: usize) -> anyhow::Result<Self::Output>;
+    /// Threads each task runs on (`--threads`), reported with every output.
+    fn threads(&self) -> usize {
+        1
+    }
 }
 
 /// A job that needs no per-rank working state runs its tasks itself.
@@ -63,6 +67,9 @@ impl<T: Tasks> Tasks for &T {
     type Output = T::Output;
     fn run(&self, task: usize) -> anyhow::Result<T::Output> {
         (**self).run(task)
+    }
+    fn threads(&self) -> usize {
+        (**self).threads()
     }
 }
 
@@ -78,6 +85,8 @@ pub struct Completed<O> {
     pub started_seconds: f64,
     /// The rank's peak resident memory so far, in MB.
     pub peak_rss_mb: f64,
+    /// Threads the rank ran the task on.
+    pub threads: usize,
     pub output: O,
 }
 
@@ -161,6 +170,7 @@ fn work<T: Tasks>(tasks: &T, rank: usize, epoch: Instant, link: &mut impl Link<T
             seconds: started.elapsed().as_secs_f64(),
             started_seconds: started.duration_since(epoch).as_secs_f64(),
             peak_rss_mb: peak_rss_mb(),
+            threads: tasks.threads(),
             output,
         });
     }

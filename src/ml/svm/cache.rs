@@ -8,7 +8,8 @@
 
 use ndarray::ArrayView2;
 
-use super::kernel::{diagonal, kernel_row, FeatureMajor, KernelSpec};
+use super::kernel::{diagonal, FeatureMajor, KernelSpec};
+use super::spread::kernel_row_spread;
 
 const NONE: u32 = u32::MAX;
 
@@ -172,7 +173,8 @@ impl KernelCache {
             }
             let row = &mut self.rows[p];
             self.x.row_into(p, &mut self.query);
-            kernel_row(
+            kernel_row_spread(
+                crate::par::threads(),
                 &self.spec,
                 &self.query,
                 self.x.sq[p],

@@ -22,6 +22,7 @@ mod model;
 mod params;
 mod probability;
 mod solver;
+mod spread;
 #[cfg(test)]
 mod tests;
 mod workspace;

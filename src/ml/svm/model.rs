@@ -246,9 +246,14 @@ pub(crate) struct PairGroups<'a> {
     pub rho: &'a [f64],
 }
 
+/// Rows of `x` per piece when decision values are spread over the rank's threads: fixed, and
+/// each row's values are computed alone, so any thread count gives the same values.
+const DECISION_PIECE: usize = 16;
+
 /// Raw pairwise decision values of the rows of `x`, shape (n, k(k−1)/2): for each row, its
 /// kernel values against every support vector (one vectorised kernel row; the support vectors
-/// stay in cache from row to row), then the pairwise sums.
+/// stay in cache from row to row), then the pairwise sums. Pieces of rows go to the rank's
+/// threads.
 pub(crate) fn decisions(
     spec: &KernelSpec,
     svs: &FeatureMajor,
@@ -256,19 +261,44 @@ pub(crate) fn decisions(
     x: ArrayView2<f64>,
 ) -> Array2<f64> {
     let n = x.nrows();
-    let n_sv = svs.n;
     let n_pairs = g.k * (g.k - 1) / 2;
     let mut out = Array2::zeros((n, n_pairs));
-    let mut kv = vec![0.0; n_sv];
-    let mut q = vec![0.0; x.ncols()];
     let coef: Vec<&[f64]> = g
         .coef
         .outer_iter()
         .map(|r| r.to_slice().expect("standard layout"))
         .collect();
-    for (t, row) in x.outer_iter().enumerate() {
+    let rows = |first: usize, out: &mut [f64]| {
+        let x = x.slice(ndarray::s![first..first + out.len() / n_pairs.max(1), ..]);
+        decision_rows(spec, svs, g, &coef, x, out)
+    };
+    let flat = out.as_slice_mut().expect("standard layout");
+    if crate::par::threads() > 1 && n >= 2 * DECISION_PIECE && n_pairs > 0 {
+        use rayon::prelude::*;
+        flat.par_chunks_mut(DECISION_PIECE * n_pairs)
+            .enumerate()
+            .for_each(|(i, piece)| rows(i * DECISION_PIECE, piece));
+    } else if n_pairs > 0 {
+        rows(0, flat);
+    }
+    out
+}
+
+/// The decision values of the rows of `x` into `out` (row-major, `n_pairs` per row).
+fn decision_rows(
+    spec: &KernelSpec,
+    svs: &FeatureMajor,
+    g: &PairGroups,
+    coef: &[&[f64]],
+    x: ArrayView2<f64>,
+    out: &mut [f64],
+) {
+    let mut kv = vec![0.0; svs.n];
+    let mut q = vec![0.0; x.ncols()];
+    let mut o = 0;
+    for row in x.outer_iter() {
         q.iter_mut().zip(row.iter()).for_each(|(o, v)| *o = *v);
-        kernel_row(spec, &q, dot(&q, &q), svs, 0, n_sv, &mut kv);
+        kernel_row(spec, &q, dot(&q, &q), svs, 0, svs.n, &mut kv);
         let mut p = 0;
         for i in 0..g.k {
             for j in i + 1..g.k {
@@ -276,12 +306,12 @@ pub(crate) fn decisions(
                 let (sj, ej) = (g.start[j], g.start[j + 1]);
                 let sum = dot_plain(&coef[j - 1][si..ei], &kv[si..ei])
                     + dot_plain(&coef[i][sj..ej], &kv[sj..ej]);
-                out[[t, p]] = sum - g.rho[p];
+                out[o] = sum - g.rho[p];
+                o += 1;
                 p += 1;
             }
         }
     }
-    out
 }
 
 /// Σ a_s b_s with four partial sums.

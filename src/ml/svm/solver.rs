@@ -10,6 +10,7 @@
 
 use super::cache::KernelCache;
 use super::lanes;
+use super::spread;
 
 const TAU: f64 = 1e-12;
 
@@ -67,6 +68,8 @@ struct Smo {
     /// 0 for members of I_up (resp. I_low), −inf otherwise: masks for the vector loops.
     up_pen: Vec<f64>,
     low_pen: Vec<f64>,
+    /// The rank's threads (`--threads`), which the long loops are spread over.
+    threads: usize,
 }
 
 fn flags_of(y: f64, status: u8) -> u8 {
@@ -114,6 +117,7 @@ pub(crate) fn solve(
         alpha,
         f,
         h,
+        threads: crate::par::threads(),
     };
     for t in 0..l {
         s.update_status(t);
@@ -227,7 +231,8 @@ impl Smo {
         }
         cache.ensure(i, n, None);
         let kd = cache.diag();
-        let (j, gmax2) = lanes::select_j(
+        let (j, gmax2) = spread::select_j(
+            self.threads,
             &self.f[..n],
             &self.low_pen[..n],
             &kd[..n],
@@ -289,7 +294,8 @@ impl Smo {
         let (ui, uj) = (self.status[i] == AT_UPPER, self.status[j] == AT_UPPER);
         self.update_status(i);
         self.update_status(j);
-        let top = lanes::update_argmax(
+        let top = spread::update_argmax(
+            self.threads,
             &mut self.f[..n],
             &cache.row(i)[..n],
             &cache.row(j)[..n],
@@ -300,12 +306,12 @@ impl Smo {
         if ui != (self.status[i] == AT_UPPER) {
             cache.ensure(i, l, Some(j));
             let w = if ui { ci * yi } else { -ci * yi };
-            lanes::axpy(&mut self.h, w, cache.row(i));
+            spread::axpy(self.threads, &mut self.h, w, cache.row(i));
         }
         if uj != (self.status[j] == AT_UPPER) {
             cache.ensure(j, l, Some(i));
             let w = if uj { cj * yj } else { -cj * yj };
-            lanes::axpy(&mut self.h, w, cache.row(j));
+            spread::axpy(self.threads, &mut self.h, w, cache.row(j));
         }
         top
     }

@@ -572,3 +572,80 @@ fn absent_classes_are_left_out() {
     let pred = model.predict(r.x_test.view()).unwrap();
     assert!(pred.iter().all(|&p| p == 0 || p == 2));
 }
+
+/// Fits and decision values on 2 and 3 threads are the serial ones bit for bit (the reference
+/// problems are small, so this also checks that short loops stay serial and agree).
+#[test]
+fn fits_and_decisions_on_threads_are_the_serial_ones() {
+    let r = reference("svc_binary.h5");
+    for kernel in [Kernel::Rbf, Kernel::Poly, Kernel::Sigmoid] {
+        let fit = || {
+            SvcParams {
+                kernel,
+                ..SvcParams::default()
+            }
+            .build()
+            .unwrap()
+            .fit(r.x_train.view(), &r.y_train, &r.classes)
+            .unwrap()
+        };
+        let serial = fit();
+        let want = serial.decision_function(r.x_test.view()).unwrap();
+        for threads in [2, 3] {
+            let pool = crate::par::Pool::new(threads).unwrap();
+            let (model, got) = pool.install(|| {
+                let model = fit();
+                let got = model.decision_function(r.x_test.view()).unwrap();
+                (model, got)
+            });
+            let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&want), bits(&got), "{kernel} on {threads} threads");
+            assert_eq!(serial.dual_coef(), model.dual_coef(), "{kernel}");
+            // The serial model's decisions, computed on threads: the same values.
+            let spread = pool.install(|| serial.decision_function(r.x_test.view()).unwrap());
+            assert_eq!(bits(&want), bits(&spread), "{kernel}");
+        }
+    }
+}
+
+/// A problem long enough for every spread loop (9,000 rows: kernel rows, the scans, the H
+/// update, with shrinking): the same model on 1, 2 and 3 threads, bit for bit.
+#[test]
+fn a_long_fit_on_threads_is_the_serial_fit() {
+    let (n, d) = (9_000, 6);
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let x = Array2::from_shape_fn((n, d), |_| next() * 2.0 - 1.0);
+    let y: Vec<usize> = (0..n)
+        .map(|i| usize::from(x[[i, 0]] + 0.5 * x[[i, 1]] * x[[i, 2]] + 0.3 * next() > 0.1))
+        .collect();
+    let classes = vec!["a".to_string(), "b".to_string()];
+    let fit = || {
+        SvcParams {
+            max_iter: 3_000,
+            cache_size: 20.0,
+            ..SvcParams::default()
+        }
+        .build()
+        .unwrap()
+        .fit(x.view(), &y, &classes)
+        .unwrap()
+    };
+    let serial = fit();
+    let bits = |a: &Array2<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let want = serial.decision_function(x.view()).unwrap();
+    for threads in [2, 3] {
+        let pool = crate::par::Pool::new(threads).unwrap();
+        let model = pool.install(fit);
+        assert_eq!(serial.n_iter(), model.n_iter());
+        assert_eq!(bits(&serial.dual_coef()), bits(&model.dual_coef()));
+        assert_eq!(serial.intercept(), model.intercept());
+        let got = pool.install(|| model.decision_function(x.view()).unwrap());
+        assert_eq!(bits(&want), bits(&got), "{threads} threads");
+    }
+}
