@@ -60,7 +60,7 @@ fn same_value(ours: &ParamValue, theirs: &ParamValue, log_uniform: bool) -> bool
 #[test]
 fn sampled_candidates_are_scikit_learns() {
     for case in reference().cases {
-        let (drawn, asked) = sample(&grids(&case), case.n_iter, case.random_state);
+        let (drawn, asked) = sample(&grids(&case), case.n_iter, case.random_state).unwrap();
         assert_eq!(asked.is_some(), case.warned, "{}: the warning", case.name);
         assert_eq!(drawn.len(), case.candidates.len(), "{}", case.name);
         for (i, (ours, theirs)) in drawn.iter().zip(&case.candidates).enumerate() {
@@ -257,4 +257,44 @@ fn n_iter_above_a_lists_only_grid_warns_and_runs_the_grid() {
         .read_table("cv_results")
         .unwrap();
     assert_eq!(results.len(), 4);
+}
+
+#[test]
+fn grids_too_large_to_hold_are_refused_before_any_compute() {
+    let dir = tempdir();
+    let values = format!(
+        "[{}]",
+        (1..=20)
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let lists: String = (0..8).map(|i| format!("p{i} = {values}\n")).collect();
+    let huge = |search: &str| {
+        format!("[data]\nsource = \"make_classification\"\nn_samples = 100\n\n[estimator]\nkind = \"svc\"\n\n{search}[grid]\n{lists}")
+    };
+    for (search, words) in [
+        (
+            "[search]\nstrategy = \"random\"\n\n",
+            &["2**32 - 1 candidates", "distributions"][..],
+        ),
+        ("", &["25600000000 candidates", "strategy = \"random\""][..]),
+    ] {
+        let job = job_file(dir.path(), "huge.toml", &huge(search));
+        let run = triton(&["validate", path_str(&job)], 30);
+        assert_eq!(run.code(), Some(2), "{}", run.stderr());
+        assert_eq!(
+            run.stderr().trim_end().lines().count(),
+            1,
+            "{}",
+            run.stderr()
+        );
+        for word in words {
+            assert!(
+                run.stderr().contains(word),
+                "`{word}` not in {}",
+                run.stderr()
+            );
+        }
+    }
 }

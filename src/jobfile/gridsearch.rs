@@ -15,7 +15,7 @@ use crate::ml::dataset::check_folds;
 use crate::ml::estimator::{EstimatorKind, EstimatorParams};
 use crate::ml::search::sampler::{self, Distribution, Sampled, SampledGrid};
 use crate::ml::search::{
-    candidates, searched_names, Candidate, Grid, Metric, ParamValue, SearchPlan,
+    candidates, grid_size, searched_names, Candidate, Grid, Metric, ParamValue, SearchPlan,
 };
 use crate::ml::{ClassWeight, Dataset};
 
@@ -39,6 +39,9 @@ enum GridSpec {
     One(BTreeMap<String, toml::Value>),
     Many(Vec<BTreeMap<String, toml::Value>>),
 }
+
+/// The most candidates a full grid may have: each is held, with its parameters, on every rank.
+const MAX_FULL_GRID: usize = 10_000_000;
 
 /// `[search]`: how candidates are chosen from `[grid]`.
 #[derive(Debug, Default, Deserialize)]
@@ -84,7 +87,13 @@ fn search_candidates(
                         .collect::<Result<Grid, String>>()
                 })
                 .collect::<Result<Vec<Grid>, String>>()?;
-            Ok((names, candidates(&grids)))
+            match grid_size(&grids) {
+                Some(size) if size <= MAX_FULL_GRID => Ok((names, candidates(&grids))),
+                size => Err(format!(
+                    "[grid] has {} candidates, more than a full grid search can hold ({MAX_FULL_GRID}); use [search] strategy = \"random\" with n_iter",
+                    size.map_or("over 2**64".to_string(), |n| n.to_string())
+                )),
+            }
         }
         "random" => {
             let n_iter = match search.n_iter {
@@ -106,7 +115,7 @@ fn search_candidates(
                         .collect::<Result<SampledGrid, String>>()
                 })
                 .collect::<Result<Vec<SampledGrid>, String>>()?;
-            let (drawn, asked) = sampler::sample(&grids, n_iter, random_state);
+            let (drawn, asked) = sampler::sample(&grids, n_iter, random_state)?;
             if let Some(asked) = asked {
                 eprintln!(
                     "triton-batch: warning: the grid has {} candidates, fewer than [search] n_iter = {asked}: running {} (as scikit-learn does)",

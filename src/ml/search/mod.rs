@@ -79,40 +79,39 @@ pub type Grid = BTreeMap<String, Vec<ParamValue>>;
 /// The candidates of a list of grids in scikit-learn's ParameterGrid order: grid by grid, names
 /// sorted, the cartesian product with the last name varying fastest.
 pub fn candidates(grids: &[Grid]) -> Vec<Candidate> {
-    let mut all = Vec::new();
+    let size = grid_size(grids).expect("a grid searched in full has a countable size");
+    (0..size)
+        .map(|index| grid_candidate(grids, index))
+        .collect()
+}
+
+/// How many candidates `grids` hold (`len(ParameterGrid(grids))`), or None past `usize`.
+pub fn grid_size(grids: &[Grid]) -> Option<usize> {
+    grids.iter().try_fold(0usize, |total, grid| {
+        let product = grid
+            .values()
+            .try_fold(1usize, |product, values| product.checked_mul(values.len()))?;
+        total.checked_add(product)
+    })
+}
+
+/// Candidate `index` of `grids` in ParameterGrid order (`ParameterGrid(grids)[index]`), without
+/// listing the others.
+pub fn grid_candidate(grids: &[Grid], mut index: usize) -> Candidate {
     for grid in grids {
-        let names: Vec<&String> = grid.keys().collect();
-        let mut counters = vec![0usize; names.len()];
-        if grid.values().any(Vec::is_empty) {
+        let size: usize = grid.values().map(Vec::len).product();
+        if index >= size {
+            index -= size;
             continue;
         }
-        loop {
-            all.push(
-                names
-                    .iter()
-                    .zip(&counters)
-                    .map(|(name, &i)| ((*name).clone(), grid[*name][i].clone()))
-                    .collect(),
-            );
-            // Odometer increment: the last name turns fastest.
-            let mut position = names.len();
-            loop {
-                if position == 0 {
-                    break;
-                }
-                position -= 1;
-                counters[position] += 1;
-                if counters[position] < grid[names[position]].len() {
-                    break;
-                }
-                counters[position] = 0;
-            }
-            if counters.iter().all(|&c| c == 0) {
-                break;
-            }
+        let mut candidate = Candidate::new();
+        for (name, values) in grid.iter().rev() {
+            candidate.insert(name.clone(), values[index % values.len()].clone());
+            index /= values.len();
         }
+        return candidate;
     }
-    all
+    panic!("candidate index past the grids' size")
 }
 
 /// The names searched by any grid, sorted: one `param_<name>` column each.

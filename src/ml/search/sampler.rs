@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use rand_mt::Mt;
 use serde::{Deserialize, Serialize};
 
-use super::{candidates, Candidate, Grid, ParamValue};
+use super::{grid_candidate, grid_size, Candidate, Grid, ParamValue};
 
 /// numpy's legacy `RandomState`: the draws scikit-learn and scipy make from it.
 pub struct LegacyRandomState {
@@ -154,7 +154,7 @@ pub fn sample(
     grids: &[SampledGrid],
     n_iter: usize,
     random_state: u32,
-) -> (Vec<Candidate>, Option<usize>) {
+) -> Result<(Vec<Candidate>, Option<usize>), String> {
     let mut rng = LegacyRandomState::new(random_state);
     let lists: Option<Vec<Grid>> = grids
         .iter()
@@ -168,14 +168,16 @@ pub fn sample(
         })
         .collect();
     if let Some(lists) = lists {
-        let all = candidates(&lists);
-        let n = n_iter.min(all.len());
+        let size = grid_size(&lists)
+            .filter(|&size| size < u32::MAX as usize)
+            .ok_or("the lists of [grid] make more than 2**32 - 1 candidates; sample some parameters from distributions instead")?;
+        let n = n_iter.min(size);
         let fewer = (n < n_iter).then_some(n_iter);
-        let chosen = sample_without_replacement(all.len(), n, &mut rng)
+        let chosen = sample_without_replacement(size, n, &mut rng)
             .into_iter()
-            .map(|i| all[i].clone())
+            .map(|i| grid_candidate(&lists, i))
             .collect();
-        return (chosen, fewer);
+        return Ok((chosen, fewer));
     }
     let drawn = (0..n_iter)
         .map(|_| {
@@ -193,7 +195,7 @@ pub fn sample(
                 .collect()
         })
         .collect();
-    (drawn, None)
+    Ok((drawn, None))
 }
 
 #[cfg(test)]
