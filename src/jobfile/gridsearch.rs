@@ -61,78 +61,94 @@ fn search_candidates(
         return Err("[[grid]] is an empty list; give at least one grid".into());
     }
     let names = searched_names(grids);
-    match search.strategy.as_deref().unwrap_or("grid") {
-        "grid" => {
-            if let Some(key) = [
-                ("n_iter", search.n_iter),
-                ("random_state", search.random_state),
-            ]
-            .iter()
-            .find_map(|(key, value)| value.map(|_| key))
-            {
+    let candidates =
+        match search.strategy.as_deref().unwrap_or("grid") {
+            "grid" => full_grid(search, grids)?,
+            "random" => random_draws(search, grids)?,
+            "halving" => return Err(
+                "[search] strategy = \"halving\" is not available yet; use \"grid\" or \"random\""
+                    .into(),
+            ),
+            other => {
                 return Err(format!(
-                    "[search] {key} applies to strategy = \"random\"; remove it or set strategy = \"random\""
-                ));
+                "[search] strategy = \"{other}\" is not a strategy; allowed: \"grid\", \"random\""
+            ))
             }
-            let grids = grids
-                .iter()
-                .map(|grid| {
-                    grid.iter()
-                        .map(|(name, value)| match sampled(name, value)? {
-                            Sampled::List(values) => Ok((name.clone(), values)),
-                            Sampled::Distribution(_) => Err(format!(
-                                "[grid] {name} is a distribution, which needs [search] strategy = \"random\" (strategy = \"grid\" takes lists)"
-                            )),
-                        })
-                        .collect::<Result<Grid, String>>()
+        };
+    Ok((names, candidates))
+}
+
+/// Every candidate of lists-only grids, in ParameterGrid order.
+fn full_grid(
+    search: &SearchSection,
+    grids: &[BTreeMap<String, toml::Value>],
+) -> Result<Vec<Candidate>, String> {
+    if let Some(key) = [
+        ("n_iter", search.n_iter),
+        ("random_state", search.random_state),
+    ]
+    .iter()
+    .find_map(|(key, value)| value.map(|_| key))
+    {
+        return Err(format!(
+            "[search] {key} applies to strategy = \"random\"; remove it or set strategy = \"random\""
+        ));
+    }
+    let grids = grids
+        .iter()
+        .map(|grid| {
+            grid.iter()
+                .map(|(name, value)| match sampled(name, value)? {
+                    Sampled::List(values) => Ok((name.clone(), values)),
+                    Sampled::Distribution(_) => Err(format!(
+                        "[grid] {name} is a distribution, which needs [search] strategy = \"random\" (strategy = \"grid\" takes lists)"
+                    )),
                 })
-                .collect::<Result<Vec<Grid>, String>>()?;
-            match grid_size(&grids) {
-                Some(size) if size <= MAX_FULL_GRID => Ok((names, candidates(&grids))),
-                size => Err(format!(
-                    "[grid] has {} candidates, more than a full grid search can hold ({MAX_FULL_GRID}); use [search] strategy = \"random\" with n_iter",
-                    size.map_or("over 2**64".to_string(), |n| n.to_string())
-                )),
-            }
-        }
-        "random" => {
-            let n_iter = match search.n_iter {
-                None => 10,
-                Some(n) if n >= 1 => n as usize,
-                Some(n) => return Err(format!("[search] n_iter must be at least 1, got {n}")),
-            };
-            let random_state = match search.random_state {
-                None => 0,
-                Some(seed) => u32::try_from(seed).map_err(|_| {
-                    format!("[search] random_state must be between 0 and 2**32 - 1 (numpy's RandomState), got {seed}")
-                })?,
-            };
-            let grids = grids
-                .iter()
-                .map(|grid| {
-                    grid.iter()
-                        .map(|(name, value)| Ok((name.clone(), sampled(name, value)?)))
-                        .collect::<Result<SampledGrid, String>>()
-                })
-                .collect::<Result<Vec<SampledGrid>, String>>()?;
-            let (drawn, asked) = sampler::sample(&grids, n_iter, random_state)?;
-            if let Some(asked) = asked {
-                eprintln!(
-                    "triton-batch: warning: the grid has {} candidates, fewer than [search] n_iter = {asked}: running {} (as scikit-learn does)",
-                    drawn.len(),
-                    drawn.len()
-                );
-            }
-            Ok((names, drawn))
-        }
-        "halving" => Err(
-            "[search] strategy = \"halving\" is not available yet; use \"grid\" or \"random\""
-                .into(),
-        ),
-        other => Err(format!(
-            "[search] strategy = \"{other}\" is not a strategy; allowed: \"grid\", \"random\""
+                .collect::<Result<Grid, String>>()
+        })
+        .collect::<Result<Vec<Grid>, String>>()?;
+    match grid_size(&grids) {
+        Some(size) if size <= MAX_FULL_GRID => Ok(candidates(&grids)),
+        size => Err(format!(
+            "[grid] has {} candidates, more than a full grid search can hold ({MAX_FULL_GRID}); use [search] strategy = \"random\" with n_iter",
+            size.map_or("over 2**64".to_string(), |n| n.to_string())
         )),
     }
+}
+
+/// A randomized search's candidates, as scikit-learn's ParameterSampler draws them.
+fn random_draws(
+    search: &SearchSection,
+    grids: &[BTreeMap<String, toml::Value>],
+) -> Result<Vec<Candidate>, String> {
+    let n_iter = match search.n_iter {
+        None => 10,
+        Some(n) if n >= 1 => n as usize,
+        Some(n) => return Err(format!("[search] n_iter must be at least 1, got {n}")),
+    };
+    let random_state = match search.random_state {
+        None => 0,
+        Some(seed) => u32::try_from(seed).map_err(|_| {
+            format!("[search] random_state must be between 0 and 2**32 - 1 (numpy's RandomState), got {seed}")
+        })?,
+    };
+    let grids = grids
+        .iter()
+        .map(|grid| {
+            grid.iter()
+                .map(|(name, value)| Ok((name.clone(), sampled(name, value)?)))
+                .collect::<Result<SampledGrid, String>>()
+        })
+        .collect::<Result<Vec<SampledGrid>, String>>()?;
+    let (drawn, asked) = sampler::sample(&grids, n_iter, random_state)?;
+    if let Some(asked) = asked {
+        eprintln!(
+            "triton-batch: warning: the grid has {} candidates, fewer than [search] n_iter = {asked}: running {} (as scikit-learn does)",
+            drawn.len(),
+            drawn.len()
+        );
+    }
+    Ok(drawn)
 }
 
 /// A `[grid]` entry: a non-empty list of values, or a distribution table.
