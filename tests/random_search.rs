@@ -188,7 +188,16 @@ fn bad_search_sections_are_refused_in_one_line() {
             "strategy = \"bayes\"",
             &["strategy", "bayes", "\"grid\", \"random\""],
         ),
-        ("n_iter = 40", "n_iter = 0", &["n_iter", "at least 1"]),
+        (
+            "n_iter = 40",
+            "n_iter = 0",
+            &["n_iter", "between 1 and 10000000"],
+        ),
+        (
+            "n_iter = 40",
+            "n_iter = 1000000000000",
+            &["n_iter", "between 1 and 10000000"],
+        ),
         (
             "n_iter = 40\nrandom_state = 0",
             "n_iter = 40\nrandom_state = -1",

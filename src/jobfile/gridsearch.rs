@@ -40,7 +40,8 @@ enum GridSpec {
     Many(Vec<BTreeMap<String, toml::Value>>),
 }
 
-/// The most candidates a full grid may have: each is held, with its parameters, on every rank.
+/// The most candidates a search may have (a full grid, or n_iter draws): each is held, with its
+/// parameters, on every rank.
 const MAX_FULL_GRID: usize = 10_000_000;
 
 /// `[search]`: how candidates are chosen from `[grid]`.
@@ -123,8 +124,12 @@ fn random_draws(
 ) -> Result<Vec<Candidate>, String> {
     let n_iter = match search.n_iter {
         None => 10,
-        Some(n) if n >= 1 => n as usize,
-        Some(n) => return Err(format!("[search] n_iter must be at least 1, got {n}")),
+        Some(n) if n >= 1 && n as usize <= MAX_FULL_GRID => n as usize,
+        Some(n) => {
+            return Err(format!(
+                "[search] n_iter must be between 1 and {MAX_FULL_GRID} (each candidate is held on every rank), got {n}"
+            ))
+        }
     };
     let random_state = match search.random_state {
         None => 0,
