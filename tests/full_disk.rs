@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::same::*;
 use common::*;
-use triton_batch::results::ResultFile;
 
 /// 96 blocks of about 0.1 s each here.
 const JOB: &str = r#"
@@ -81,13 +80,6 @@ fn fill(path: &Path) {
     let _ = file.flush();
 }
 
-fn journaled(journal: &Path) -> usize {
-    ResultFile::open_read(journal)
-        .and_then(|f| f.read_table("blocks"))
-        .map(|t| t.rows.len())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_full_disk_ends_every_rank_with_one_line_and_resume_completes() {
     let Some(disk) = SmallDisk::mount("3m") else {
@@ -125,7 +117,7 @@ fn a_full_disk_ends_every_rank_with_one_line_and_resume_completes() {
     let running = start_mpirun(2, &args, 120);
     let journal = PathBuf::from(format!("{}.partial", out.display()));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while journaled(&journal) < 3 {
+    while journal_rows(&journal) < 3 {
         assert!(Instant::now() < deadline, "no 3 tasks in the journal");
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -8,9 +8,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::processes::*;
 use common::same::*;
 use common::*;
-use triton_batch::results::ResultFile;
+use triton_batch::files::partial_path;
 
 /// 96 blocks of about 0.1 s each here: several seconds of work on two ranks.
 const JOB: &str = r#"
@@ -35,64 +36,10 @@ seed = 5
 block_paths = 10000
 "#;
 
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-/// Alive and not a zombie waiting to be reaped.
-fn is_running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let state = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .next()?
-                .to_string();
-            Some(state != "Z")
-        })
-        .unwrap_or(false)
-}
-
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&p| parent_of(p) == Some(pid))
-        .collect()
-}
-
-/// Every process below `pid`.
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut all = vec![];
-    let mut next = children(pid);
-    while let Some(p) = next.pop() {
-        next.extend(children(p));
-        all.push(p);
-    }
-    all
-}
-
-/// Journal rows so far (0 while the journal is not readable yet).
-fn journaled(out: &Path) -> usize {
-    let journal = PathBuf::from(format!("{}.partial", out.display()));
-    ResultFile::open_read(&journal)
-        .and_then(|f| f.read_table("blocks"))
-        .map(|t| t.rows.len())
-        .unwrap_or(0)
-}
-
 /// Waits until the journal of `out` holds at least `n` tasks, while `pid` runs.
 fn wait_for_tasks(out: &Path, n: usize, pid: u32) {
     let deadline = Instant::now() + Duration::from_secs(120);
-    while journaled(out) < n {
+    while journal_rows(&partial_path(out)) < n {
         assert!(
             is_running(pid),
             "the run ended before its journal held {n} tasks"
@@ -217,7 +164,7 @@ fn ctrl_c_to_mpirun_ends_every_rank_and_resume_completes_identically() {
             command.contains(&format!("montecarlo {}", path_str(&job))),
             "{command}"
         );
-        let saved = journaled(&out);
+        let saved = journal_rows(&partial_path(&out));
         assert!((5..96).contains(&saved), "{saved} tasks saved");
         assert!(
             stderr.contains(&format!(

@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::processes::*;
 use common::same::*;
 use common::*;
 use triton_batch::results::{ResultFile, Value};
@@ -35,41 +36,6 @@ estimator = "control_variate"
 seed = 11
 block_paths = 10000
 "#;
-
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The name in parentheses may hold spaces: fields after the last ')' are state, ppid, ...
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-/// Alive and not a zombie waiting to be reaped.
-fn is_running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let state = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .next()?
-                .to_string();
-            Some(state != "Z")
-        })
-        .unwrap_or(false)
-}
-
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&p| parent_of(p) == Some(pid))
-        .collect()
-}
 
 fn rank_of(pid: u32) -> Option<usize> {
     let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;

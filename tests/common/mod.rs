@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod processes;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -175,3 +177,11 @@ pub fn job_file(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 pub mod same;
+
+/// Rows of the `blocks` journal `journal` so far (0 while it is not readable yet).
+pub fn journal_rows(journal: &Path) -> usize {
+    triton_batch::results::ResultFile::open_read(journal)
+        .and_then(|f| f.read_table("blocks"))
+        .map(|t| t.rows.len())
+        .unwrap_or(0)
+}
