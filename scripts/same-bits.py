@@ -14,8 +14,9 @@ import sys
 import h5py
 import numpy as np
 
-# Per-run values: wall-clock times, busy time, memory, host and rank names, the command line.
-RUN_FIELD = re.compile(r"time|seconds|per_second|host|peak_rss|^started_at$|^command_line$|^n_ranks$")
+# Per-run values: wall-clock times, busy time, memory, host and rank names, the command line and
+# the model file's path as given on it.
+RUN_FIELD = re.compile(r"time|seconds|per_second|host|peak_rss|^started_at$|^command_line$|^n_ranks$|^model_file$")
 # Tables whose rows are tasks (or ranks): which rank ran a task is not part of the result.
 RANK_FIELD_TABLES = {"blocks", "splits"}
 SKIP_TABLES = {"ranks"}

@@ -35,8 +35,18 @@ pub fn check_output_folder(flag: &str, path: &Path) -> anyhow::Result<()> {
 
 /// The name a file is written under until it is complete.
 pub fn partial_path(out: &Path) -> PathBuf {
+    beside(out, ".partial")
+}
+
+/// The task log of a run writing `out` (see `runner::tasklog`).
+pub fn tasks_path(out: &Path) -> PathBuf {
+    beside(out, ".tasks")
+}
+
+/// `out` with `suffix` added to its file name.
+fn beside(out: &Path, suffix: &str) -> PathBuf {
     let mut name = out.as_os_str().to_owned();
-    name.push(".partial");
+    name.push(suffix);
     PathBuf::from(name)
 }
 
@@ -50,9 +60,7 @@ pub fn put_in_place(partial: &Path, out: &Path) -> anyhow::Result<()> {
 /// writes `out` and is locked (`flock`) while that run lives. The kernel drops the lock when the
 /// process ends, however it ends, so a lock file left by a killed run blocks nothing.
 pub fn lock_path(out: &Path) -> PathBuf {
-    let mut name = out.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
+    beside(out, ".lock")
 }
 
 /// Another run holds the output's lock.

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod datafile;
 pub mod files;
+pub mod fuzzing;
 pub mod jobfile;
 pub mod mc;
 pub mod ml;
@@ -21,6 +22,19 @@ pub mod scaling;
 pub mod simulate;
 
 use std::process::ExitCode;
+
+/// An error as the command line prints it: the whole chain on one line, with any control
+/// character that quoted user text brings (a newline in a data file's cell, say) escaped.
+pub fn error_line(err: &anyhow::Error) -> String {
+    format!("{err:#}")
+        .trim_end()
+        .chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
 
 use cli::{Cli, Command};
 

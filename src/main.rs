@@ -10,7 +10,7 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(err) => {
             // One write, so that mpirun's own messages on the same stream cannot split the line.
-            let line = format!("triton-batch: error: {err:#}\n");
+            let line = format!("triton-batch: error: {}\n", triton_batch::error_line(&err));
             let _ = std::io::stderr().write_all(line.as_bytes());
             std::process::ExitCode::from(2)
         }

@@ -6,51 +6,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use common::*;
 use serde_json::{json, Value as Json};
 use triton_batch::results::ResultFile;
 
-/// A Python with h5py, pandas and PyTables (which `pandas.read_hdf` needs), made once.
-fn python() -> &'static PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        if let Ok(python) = std::env::var("TRITON_BATCH_PYTHON") {
-            return PathBuf::from(python);
-        }
-        let venv = repo().join("target/py-venv");
-        let python = venv.join("bin/python");
-        if !python.exists() {
-            let status = Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .unwrap();
-            assert!(status.success(), "creating {}", venv.display());
-        }
-        let status = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(["h5py", "pandas", "tables"])
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "installing h5py, pandas and tables into {}",
-            venv.display()
-        );
-        python
-    })
-}
-
 fn read_with_pandas(path: &Path, tables: &[&str]) -> Json {
-    let output = Command::new(python())
+    let output = Command::new(python::with_h5py())
         .arg(repo().join("tests/read_results.py"))
         .arg(path)
         .args(tables)

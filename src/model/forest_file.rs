@@ -129,6 +129,7 @@ impl ForestModelWriter {
             }
             let offset = self.next_node;
             self.write_nodes(tree, offset)?;
+            crate::runtime::failure::kill_point("model");
             self.trees.append(&[vec![
                 Value::I64(*index as i64),
                 Value::I64(offset as i64),

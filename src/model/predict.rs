@@ -25,7 +25,7 @@ pub struct PredictOptions {
 }
 
 /// A model's answers for every row of the data.
-struct Predictions {
+pub(crate) struct Predictions {
     /// Indices into the model's classes.
     predicted: Vec<usize>,
     /// Columns and the classes they stand for; none for a model without probabilities.
@@ -85,7 +85,7 @@ fn output_path(options: &PredictOptions) -> anyhow::Result<PathBuf> {
     files::output_path(options.out.as_deref(), &format!("{stem}-predictions.h5"))
 }
 
-fn run_model(model: &Model, x: &Array2<f64>) -> anyhow::Result<Predictions> {
+pub(crate) fn run_model(model: &Model, x: &Array2<f64>) -> anyhow::Result<Predictions> {
     match model {
         Model::Forest(forest) => {
             let proba = forest.predict_proba(x.view())?;

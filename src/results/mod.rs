@@ -75,9 +75,14 @@ fn check_table_name(name: &str) -> anyhow::Result<()> {
 }
 
 impl ResultFile {
-    /// Creates (or truncates) a result file and marks it with `triton_batch_version`.
+    /// Creates (or truncates) a result file and marks it with `triton_batch_version`. Its format
+    /// is HDF5 1.8's or later, whose superblock and object headers carry checksums: a reader
+    /// refuses a damaged header instead of decoding it (HDF5 1.10 can crash on some damaged
+    /// attribute tables of the older format).
     pub fn create(path: &Path) -> anyhow::Result<Self> {
-        let file = hdf5::File::create(path)
+        let file = hdf5::File::with_options()
+            .with_fapl(|fapl| fapl.libver_v18())
+            .create(path)
             .with_context(|| format!("creating result file {}", path.display()))?;
         let rf = ResultFile {
             file,

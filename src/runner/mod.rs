@@ -4,11 +4,14 @@
 //! journal in task-id order into summary tables and renames the journal into place.
 //!
 //! The journal is `<out>.partial`: a crash keeps every finished task there, `--resume` picks it up,
-//! and the final file is only ever replaced by a rename, so a failed run never damages it.
+//! and the final file is only ever replaced by a rename, so a failed run never damages it. Each
+//! task reaches the task log `<out>.tasks` before the journal; a resume rebuilds the journal
+//! from the log, so a kill in the middle of an HDF5 write loses nothing (see `tasklog`).
 
 pub mod forest;
 pub mod gridsearch;
 pub mod montecarlo;
+pub(crate) mod tasklog;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,6 +28,7 @@ use crate::runtime::progress::{Progress, ProgressChoice};
 use crate::runtime::scheduler::Tasks;
 use crate::runtime::scheduler::{self, Completed, Schedule};
 use crate::runtime::{failure, Cluster, LostRank};
+use tasklog::{Reopened, TaskLog};
 
 /// How to run a job: what the command line says, in the library's own types.
 #[derive(Debug, Clone)]
@@ -181,6 +185,34 @@ struct Journal {
     path: PathBuf,
     out: PathBuf,
     recorded: Vec<usize>,
+    log: TaskLog,
+    /// The task-log records of an interrupted run, to replay into the rebuilt journal.
+    replay: Option<Vec<Vec<u8>>>,
+}
+
+/// A finished task as the task log keeps it: what its journal rows and the running reduction
+/// are made from.
+#[derive(Serialize, serde::Deserialize)]
+pub(crate) struct LoggedTask<O> {
+    task: usize,
+    rank: usize,
+    host: String,
+    seconds: f64,
+    started_seconds: f64,
+    pub(crate) output: O,
+}
+
+impl<O> LoggedTask<O> {
+    fn borrowed(&self) -> LoggedTask<&O> {
+        LoggedTask {
+            task: self.task,
+            rank: self.rank,
+            host: self.host.clone(),
+            seconds: self.seconds,
+            started_seconds: self.started_seconds,
+            output: &self.output,
+        }
+    }
 }
 
 fn prepare<J: JobKind>(
@@ -194,7 +226,14 @@ fn prepare<J: JobKind>(
     job.check_output(&out)?;
     check_disk_space(&job, &out)?;
     files::lock_output(&out, &run.hosts[0])?;
-    let journal = open_journal(&job, &text, &out, args.resume, run)
+    let journal = open_journal(
+        &job,
+        &text,
+        &out,
+        args.resume,
+        args.progress == ProgressChoice::None,
+        run,
+    )
         .map_err(|err| files::explain_full_disk(err, Some(&files::partial_path(&out))))?;
     Ok((job, journal))
 }
@@ -225,9 +264,21 @@ fn open_journal<J: JobKind>(
     text: &JobText,
     out: &Path,
     resume: bool,
+    quiet: bool,
     run: &RunInfo,
 ) -> anyhow::Result<Journal> {
     let path = files::partial_path(out);
+    let log_path = files::tasks_path(out);
+    let identity = log_identity(job, text);
+    if resume && log_path.exists() {
+        if let Some(reopened) = TaskLog::reopen(&log_path, &identity)? {
+            if !quiet {
+                eprintln!("{}", resume_note(&log_path, &reopened, job.n_tasks()));
+            }
+            return rebuilt_journal(job, text, out, run, reopened);
+        }
+    }
+    let log = TaskLog::create(&log_path, &identity)?;
     let previous = [&path, &out.to_path_buf()]
         .into_iter()
         .find(|p| resume && p.exists())
@@ -259,6 +310,61 @@ fn open_journal<J: JobKind>(
         path,
         out: out.to_path_buf(),
         recorded,
+        log,
+        replay: None,
+    })
+}
+
+/// What a resume from the task log says before it starts: what it found there.
+fn resume_note(log: &Path, reopened: &Reopened, n_tasks: usize) -> String {
+    let torn = match reopened.torn_bytes {
+        0 => String::new(),
+        bytes => format!("; cut off a torn last record of {bytes} bytes"),
+    };
+    format!(
+        "triton-batch: resuming from the task log `{}`: {} of {n_tasks} tasks recorded{torn}",
+        log.display(),
+        reopened.records.len()
+    )
+}
+
+/// What the task log's header names: the job whose tasks it records.
+fn log_identity<J: JobKind>(job: &J, text: &JobText) -> String {
+    format!(
+        "{}\nseed {}\n{}\n{}",
+        J::KIND,
+        job.seed(),
+        job.fingerprint(),
+        text.text
+    )
+}
+
+/// A fresh journal (and no partial model file) for the task log's records to be replayed into:
+/// whatever HDF5 files the interrupted run left may have been cut mid-write.
+fn rebuilt_journal<J: JobKind>(
+    job: &J,
+    text: &JobText,
+    out: &Path,
+    run: &RunInfo,
+    Reopened { log, records, .. }: Reopened,
+) -> anyhow::Result<Journal> {
+    if let Some(model) = job.model_path() {
+        let partial = files::partial_path(model);
+        if partial.exists() {
+            std::fs::remove_file(&partial)
+                .with_context(|| format!("removing `{}` to rebuild it", partial.display()))?;
+        }
+    }
+    let path = files::partial_path(out);
+    let file = create_journal(job, text, &path)?;
+    write_run_attributes(&file, run)?;
+    Ok(Journal {
+        file,
+        path,
+        out: out.to_path_buf(),
+        recorded: vec![],
+        log,
+        replay: Some(records),
     })
 }
 
@@ -378,18 +484,21 @@ fn run_and_finish<J: JobKind>(
         tasks: job.worker()?,
         pool,
     };
-    let Some(journal) = journal else {
+    let Some(mut journal) = journal else {
         scheduler::run(cluster, &worker, &[], args.schedule, |_| Ok(()));
         return Ok(());
     };
     let mut rows = journal.file.append_table(J::JOURNAL_TABLE)?;
     let (mut running, covered) = J::Running::load(job, &journal.file)?;
-    let done: std::collections::BTreeSet<usize> =
-        covered.unwrap_or(journal.recorded).into_iter().collect();
+    let done = match journal.replay.take() {
+        Some(records) => replay(job, &records, &mut rows, &mut running, &journal.file)?,
+        None => covered.unwrap_or(journal.recorded).into_iter().collect(),
+    };
     let pending: Vec<usize> = (0..job.n_tasks()).filter(|t| !done.contains(t)).collect();
     let mut progress = Progress::with_choice(job.n_tasks(), done.len(), args.progress);
     let mut ranks = RankLoad::new(cluster.hosts());
     let mut journaled = done.len();
+    let log_path = files::tasks_path(&journal.out);
     let saved = std::rc::Rc::new(std::cell::Cell::new(journaled));
     cluster.on_interrupt(Some(interrupt_note(
         saved.clone(),
@@ -403,24 +512,23 @@ fn run_and_finish<J: JobKind>(
         &pending,
         args.schedule,
         |completed: Completed<J::Output>| {
-            let host = ranks.record(&completed);
-            let task_rows: Vec<Row> = job
-                .output_rows(&completed.output)
-                .into_iter()
-                .map(|output_row| {
-                    let mut row = vec![
-                        Value::I64(completed.task as i64),
-                        Value::I64(completed.rank as i64),
-                        Value::Str(host.clone()),
-                        Value::F64(completed.seconds),
-                        Value::F64(completed.started_seconds),
-                    ];
-                    row.extend(output_row);
-                    row
-                })
-                .collect();
+            let logged = LoggedTask {
+                task: completed.task,
+                rank: completed.rank,
+                host: ranks.record(&completed),
+                seconds: completed.seconds,
+                started_seconds: completed.started_seconds,
+                output: &completed.output,
+            };
+            journal
+                .log
+                .append(&crate::runtime::encode(&logged))
+                .map_err(|err| files::explain_full_disk(err, Some(&log_path)))?;
+            failure::kill_point("log");
             let full_disk = |err| files::explain_full_disk(err, Some(&journal.path));
-            rows.append(&task_rows).map_err(full_disk)?;
+            rows.append(&journal_rows(job, &logged))
+                .map_err(full_disk)?;
+            failure::kill_point("journal");
             running
                 .absorb(job, &completed.output, &journal.file)
                 .map_err(full_disk)?;
@@ -454,7 +562,10 @@ fn run_and_finish<J: JobKind>(
         .set_attr("wall_seconds", &Value::F64(wall_seconds))?;
     journal.file.flush()?;
     drop(journal.file);
+    failure::kill_point("finish");
     files::put_in_place(&journal.path, &journal.out)?;
+    failure::kill_point("renamed");
+    journal.log.remove()?;
     files::release_output_lock();
     if args.progress != ProgressChoice::None || !lost.is_empty() {
         let note = match lost.len() {
@@ -468,6 +579,55 @@ fn run_and_finish<J: JobKind>(
         eprintln!("triton-batch: wrote {}{note}", journal.out.display());
     }
     Ok(())
+}
+
+/// A task's journal rows (one per output row), behind the common columns.
+fn journal_rows<J: JobKind>(job: &J, task: &LoggedTask<&J::Output>) -> Vec<Row> {
+    job.output_rows(task.output)
+        .into_iter()
+        .map(|output_row| {
+            let mut row = vec![
+                Value::I64(task.task as i64),
+                Value::I64(task.rank as i64),
+                Value::Str(task.host.clone()),
+                Value::F64(task.seconds),
+                Value::F64(task.started_seconds),
+            ];
+            row.extend(output_row);
+            row
+        })
+        .collect()
+}
+
+/// Replays an interrupted run's task-log records into the fresh journal and the running
+/// reduction, and returns the tasks they hold.
+fn replay<J: JobKind>(
+    job: &J,
+    records: &[Vec<u8>],
+    rows: &mut crate::results::TableWriter,
+    running: &mut J::Running,
+    file: &ResultFile,
+) -> anyhow::Result<std::collections::BTreeSet<usize>> {
+    let mut done = std::collections::BTreeSet::new();
+    let mut replayed_rows = Vec::new();
+    for record in records {
+        let task: LoggedTask<J::Output> = rmp_serde::from_slice(record).map_err(|err| {
+            anyhow::anyhow!("--resume: a task-log record does not decode ({err}); it was written by another triton-batch build: run without --resume")
+        })?;
+        anyhow::ensure!(
+            task.task < job.n_tasks(),
+            "--resume: the task log names task {}, outside 0..{}",
+            task.task,
+            job.n_tasks()
+        );
+        if !done.insert(task.task) {
+            continue;
+        }
+        replayed_rows.extend(journal_rows(job, &task.borrowed()));
+        running.absorb(job, &task.output, file)?;
+    }
+    rows.append(&replayed_rows)?;
+    Ok(done)
 }
 
 /// What rank 0 says when SIGINT or SIGTERM stops the task phase: how many tasks the journal

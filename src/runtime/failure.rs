@@ -131,6 +131,51 @@ pub(crate) fn injected_after_journaled(journaled: usize) -> anyhow::Result<()> {
     }
 }
 
+/// Test-only switch for the kill tests: `TRITON_BATCH_TEST_KILL=MOMENT@K` ends this process with
+/// SIGKILL, as a power cut does, the Kth time it reaches MOMENT (counted from 1 in this process):
+/// `log-torn` halfway through writing a task-log record (the first record is the log's header),
+/// `log` after a task's log record, `journal` after its journal rows, `model` after a saved
+/// tree's nodes and before its index row, `finish` after the summary tables and before the
+/// rename, `renamed` after the rename and before the task log is removed.
+pub(crate) fn kill_point(moment: &str) {
+    if kill_requested(moment) {
+        power_cut()
+    }
+}
+
+/// `kill_point("log-torn")` for a record about to be written: writes the first half of it,
+/// syncs, and ends the process.
+pub(crate) fn injected_torn_write(file: &mut std::fs::File, record: &[u8]) {
+    if kill_requested("log-torn") {
+        use std::io::Write;
+        let _ = file.write_all(&record[..record.len() / 2]);
+        let _ = file.sync_data();
+        power_cut()
+    }
+}
+
+fn kill_requested(moment: &str) -> bool {
+    static REACHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let Ok(spec) = std::env::var("TRITON_BATCH_TEST_KILL") else {
+        return false;
+    };
+    match spec.split_once('@') {
+        Some((wanted, k)) if wanted == moment => {
+            let reached = REACHED.fetch_add(1, Ordering::SeqCst) + 1;
+            k.parse() == Ok(reached)
+        }
+        _ => false,
+    }
+}
+
+fn power_cut() -> ! {
+    // SAFETY: sending SIGKILL to this process ends it; nothing runs after it.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+    unreachable!("SIGKILL ends the process")
+}
+
 /// The signal (SIGINT or SIGTERM) that asked this process to stop; 0 while none has.
 static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 

@@ -102,6 +102,10 @@ impl Hostfile {
 
 const KEYS: &str = "slots, max_slots";
 
+/// The most ranks one node may run: far beyond any machine's cores, and small enough that a
+/// plan or a simulation over them fits in memory.
+pub const MAX_SLOTS: usize = 10_000;
+
 /// One non-empty line without its comment; the error is the message after `file:line: text:`.
 fn parse_line(content: &str, line: usize) -> Result<Host, String> {
     // Open MPI's lexer also takes `slots = 4`; glue such pairs into one word first.
@@ -140,9 +144,9 @@ fn parse_line(content: &str, line: usize) -> Result<Host, String> {
             value
                 .parse::<usize>()
                 .ok()
-                .filter(|&n| n > 0)
+                .filter(|n| (1..=MAX_SLOTS).contains(n))
                 .ok_or_else(|| {
-                    format!("{key} must be a whole number of at least 1, not `{value}`")
+                    format!("{key} must be a whole number from 1 to {MAX_SLOTS}, not `{value}`")
                 })?,
         );
     }
@@ -213,19 +217,19 @@ mod tests {
         for (text, message) in [
             (
                 "pi1 slots=0",
-                "slots must be a whole number of at least 1, not `0`",
+                "slots must be a whole number from 1 to 10000, not `0`",
             ),
             (
                 "pi1 slots=four",
-                "slots must be a whole number of at least 1, not `four`",
+                "slots must be a whole number from 1 to 10000, not `four`",
             ),
             (
                 "pi1 slots=",
-                "slots must be a whole number of at least 1, not ``",
+                "slots must be a whole number from 1 to 10000, not ``",
             ),
             (
                 "pi1 max_slots=-1",
-                "max_slots must be a whole number of at least 1, not `-1`",
+                "max_slots must be a whole number from 1 to 10000, not `-1`",
             ),
             ("pi1 slots=4 slots=2", "`slots` is given twice"),
             (

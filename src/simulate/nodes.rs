@@ -5,9 +5,9 @@
 
 use std::fmt;
 
-/// Ranks per entry at most: enough for any cluster of small machines, and a typo such as
-/// `pi:40000000` is refused instead of allocating for it.
-const MAX_RANKS: usize = 10_000;
+// Ranks per entry at most, as a hostfile's slots: a typo such as `pi:40000000` is refused instead
+// of allocating for it.
+use crate::scaling::hostfile::MAX_SLOTS as MAX_RANKS;
 
 /// One `--nodes` entry.
 #[derive(Debug, Clone, PartialEq)]

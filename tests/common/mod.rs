@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod processes;
+pub mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
