@@ -1,12 +1,14 @@
 //! The grid search end to end through the real binary and mpirun: scikit-learn's folds, scores
-//! and best candidate on the same data file; identical tables on any rank count and after a
-//! resume; fits that fail scored NaN; bad grids refused before any compute.
+//! and best candidate on the same data file, with one metric and with several; identical tables
+//! on any rank count and after a resume; fits that fail scored NaN; bad grids and bad `[scoring]`
+//! refused before any compute.
 
 mod common;
 
 use common::same::*;
 use common::*;
 use serde_json::Value as Json;
+use std::path::Path;
 use triton_batch::datafile::load_hdf5;
 use triton_batch::ml::cv::StratifiedKFold;
 use triton_batch::results::{ResultFile, Value};
@@ -34,6 +36,17 @@ degree = [2, 3]
 folds = 3
 "#;
 
+/// `gridsearch <job> --quiet --out <out>`.
+fn search_args<'a>(job: &'a Path, out: &'a Path) -> [&'a str; 5] {
+    [
+        "gridsearch",
+        path_str(job),
+        "--quiet",
+        "--out",
+        path_str(out),
+    ]
+}
+
 fn reference() -> Json {
     serde_json::from_str(
         &std::fs::read_to_string(repo().join("tests/reference/gridsearch.json")).unwrap(),
@@ -59,18 +72,7 @@ fn matches_scikit_learn_on_the_same_data() {
     let dir = tempdir();
     let job = job_file(dir.path(), "small.toml", JOB);
     let out = dir.path().join("small.h5");
-    mpirun(
-        2,
-        &[
-            "gridsearch",
-            path_str(&job),
-            "--quiet",
-            "--out",
-            path_str(&out),
-        ],
-        300,
-    )
-    .assert_success();
+    mpirun(2, &search_args(&job, &out), 300).assert_success();
     let cv = table(&out, "cv_results");
     let params = cv.str_column("params").unwrap();
     let sk_params: Vec<String> = serde_json::from_value(reference["params"].clone()).unwrap();
@@ -182,13 +184,7 @@ fn failing_fits_score_nan_and_the_run_goes_on() {
     let dir = tempdir();
     let job = job_file(dir.path(), "small.toml", JOB);
     let out = dir.path().join("nan.h5");
-    let args = [
-        "gridsearch",
-        path_str(&job),
-        "--quiet",
-        "--out",
-        path_str(&out),
-    ];
+    let args = search_args(&job, &out);
     mpirun_env(2, &args, 300, &[("TRITON_BATCH_TEST_FAIL", "fit@2")]).assert_success();
     let cv = table(&out, "cv_results");
     let means = cv.f64_column("mean_test_score").unwrap();
@@ -210,6 +206,110 @@ fn failing_fits_score_nan_and_the_run_goes_on() {
         );
     }
     assert_ne!(table(&out, "best").i64_column("best_index").unwrap()[0], 2);
+}
+
+/// scikit-learn's GridSearchCV(scoring=[...], refit="accuracy", return_train_score=True) of
+/// scripts/reference/multimetric.py: JOB on its data file, with its grids and metrics.
+fn multi_metric_job() -> String {
+    JOB.replacen("gridsearch_data.h5", "multimetric_data.h5", 1)
+        .replacen("[\"rbf\", \"sigmoid\"]", "[\"rbf\", \"poly\"]", 1)
+        .replacen(
+            "C = [1.0]\nkernel = [\"poly\"]\ndegree = [2, 3]",
+            "C = [1.0, 10.0]\nkernel = [\"rbf\"]\nclass_weight = [\"balanced\"]",
+            1,
+        )
+        + "\n[scoring]\nmetric = [\"accuracy\", \"f1_macro\", \"balanced_accuracy\"]\nrefit = \"accuracy\"\n"
+}
+
+/// Every multi-metric column of `cv_results` (names in scikit-learn's order, per-metric ranks,
+/// scores within one test sample) and `best_*` by the refit metric, from one fit per split; the
+/// same tables, to the bit, on one rank.
+#[test]
+fn several_metrics_match_scikit_learn() {
+    let reference: Json = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/reference/multimetric.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = tempdir();
+    let job = job_file(dir.path(), "multi.toml", &multi_metric_job());
+    let out = dir.path().join("multi.h5");
+    let run = |np: usize, out: &Path| {
+        let args = [&search_args(&job, out)[..], &["--return-train-score"]].concat();
+        mpirun(np, &args, 300).assert_success();
+    };
+    run(2, &out);
+    let cv = table(&out, "cv_results");
+    let params = cv.str_column("params").unwrap();
+    let sk_params: Vec<String> = serde_json::from_value(reference["params"].clone()).unwrap();
+    let as_json = |text: &str| serde_json::from_str::<Json>(text).unwrap();
+    let ours: Vec<Json> = params.iter().map(|p| as_json(p)).collect();
+    let theirs: Vec<Json> = sk_params.iter().map(|p| as_json(p)).collect();
+    assert_eq!(ours, theirs, "candidates in scikit-learn's order");
+
+    let sk_columns: Vec<String> =
+        serde_json::from_value(reference["score_columns"].clone()).unwrap();
+    let names = cv.schema.names();
+    let score_columns: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| n.contains("_test_") || n.contains("_train_"))
+        .collect();
+    assert_eq!(score_columns, sk_columns);
+    assert!(cv.column("mean_test_score").is_none());
+
+    // One test (or train) sample more or less right moves a metric by at most this much.
+    let sizes: Vec<f64> = serde_json::from_value(reference["test_fold_sizes"].clone()).unwrap();
+    let (test_rows, train_rows) = (sizes[0].min(sizes[1]).min(sizes[2]), 2.0 * sizes[0]);
+    for name in &sk_columns {
+        let sk = &reference["columns"][name];
+        if name.starts_with("rank_") {
+            let sk: Vec<i64> = serde_json::from_value(sk.clone()).unwrap();
+            assert_eq!(cv.i64_column(name).unwrap(), sk, "{name}");
+            continue;
+        }
+        let sk: Vec<f64> = serde_json::from_value(sk.clone()).unwrap();
+        let rows = if name.contains("_train_") {
+            train_rows
+        } else {
+            test_rows
+        };
+        for (c, (ours, theirs)) in cv.f64_column(name).unwrap().iter().zip(&sk).enumerate() {
+            assert!(
+                (ours - theirs).abs() <= 1.0 / rows + 1e-12,
+                "{name} of candidate {c}: {ours} vs scikit-learn {theirs}"
+            );
+        }
+    }
+
+    let best = table(&out, "best");
+    let best_index = best.i64_column("best_index").unwrap()[0];
+    assert_eq!(best_index, reference["best_index"].as_i64().unwrap());
+    assert_eq!(
+        as_json(&best.str_column("best_params").unwrap()[0]),
+        as_json(reference["best_params"].as_str().unwrap())
+    );
+    let best_score = best.f64_column("best_score").unwrap()[0];
+    assert_eq!(
+        best_score,
+        cv.f64_column("mean_test_accuracy").unwrap()[best_index as usize],
+        "best_score is the refit metric's mean"
+    );
+    assert!((best_score - reference["best_score"].as_f64().unwrap()).abs() <= 1.0 / test_rows);
+    assert_eq!(best.str_column("metric").unwrap()[0], "accuracy");
+
+    // One fit per split, scored with every metric.
+    let splits = table(&out, "splits");
+    assert_eq!(splits.len(), params.len() * sizes.len());
+    for set in ["test", "train"] {
+        for metric in ["accuracy", "f1_macro", "balanced_accuracy"] {
+            assert!(splits.column(&format!("{set}_{metric}")).is_some());
+        }
+    }
+    assert!(splits.column("test_score").is_none());
+
+    let alone = dir.path().join("alone.h5");
+    run(1, &alone);
+    assert_same_results(&out, &alone);
 }
 
 const BAD_GRIDS: &[(&str, &str, &[&str])] = &[
@@ -253,6 +353,54 @@ const BAD_GRIDS: &[(&str, &str, &[&str])] = &[
         "[cv]",
         "[scoring]\nmetric = \"auc\"\n\n[cv]",
         &["auc", "accuracy"],
+    ),
+    (
+        "[cv]",
+        "[scoring]\nmetric = [\"accuracy\", \"f1_macro\"]\nrefit = \"balanced_accuracy\"\n\n[cv]",
+        &[
+            "bad.toml",
+            "[scoring] refit = \"balanced_accuracy\" is not one of the listed metrics (\"accuracy\", \"f1_macro\")",
+        ],
+    ),
+    (
+        "[cv]",
+        "[scoring]\nmetric = [\"accuracy\", \"auc\"]\nrefit = \"accuracy\"\n\n[cv]",
+        &[
+            "bad.toml",
+            "[scoring] metric: \"auc\" is not a metric; allowed: \"accuracy\", \"balanced_accuracy\", \"f1_macro\", \"neg_log_loss\"",
+        ],
+    ),
+    (
+        "[cv]",
+        "[scoring]\nmetric = []\n\n[cv]",
+        &["bad.toml", "[scoring] metric = [] lists no metric"],
+    ),
+    (
+        "[cv]",
+        "[scoring]\nmetric = [\"f1_macro\", \"accuracy\", \"f1_macro\"]\nrefit = \"accuracy\"\n\n[cv]",
+        &["bad.toml", "[scoring] metric lists \"f1_macro\" twice"],
+    ),
+    (
+        "[cv]",
+        "[scoring]\nmetric = \"accuracy\"\nrefit = \"f1_macro\"\n\n[cv]",
+        &[
+            "bad.toml",
+            "[scoring] refit = \"f1_macro\" is not the metric (\"accuracy\")",
+        ],
+    ),
+    (
+        "[cv]",
+        "[scoring]\nmetric = [\"f1_macro\", \"accuracy\"]\n\n[cv]",
+        &[
+            "bad.toml",
+            "[scoring] a list of metrics needs refit",
+            "refit = \"f1_macro\"",
+        ],
+    ),
+    (
+        "[cv]",
+        "[scoring]\nmetric = [\"accuracy\", \"neg_log_loss\"]\nrefit = \"accuracy\"\n\n[cv]",
+        &["bad.toml", "probability"],
     ),
     (
         "gamma = \"scale\"",

@@ -15,7 +15,7 @@ use crate::ml::dataset::check_folds;
 use crate::ml::estimator::{EstimatorKind, EstimatorParams};
 use crate::ml::search::sampler::{self, Distribution, Sampled, SampledGrid};
 use crate::ml::search::{
-    candidates, grid_size, searched_names, Candidate, Grid, Metric, ParamValue, SearchPlan,
+    candidates, grid_size, searched_names, Candidate, Grid, Metric, Metrics, ParamValue, SearchPlan,
 };
 use crate::ml::{ClassWeight, Dataset};
 
@@ -282,11 +282,55 @@ fn default_folds() -> i64 {
     5
 }
 
+/// `[scoring]`: `metric` is one name or a list of names (scikit-learn's `scoring`); `refit` names
+/// the listed metric that picks the best candidate.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScoringSection {
-    #[serde(default)]
-    metric: Metric,
+    metric: Option<toml::Value>,
+    refit: Option<String>,
+}
+
+impl ScoringSection {
+    /// The metrics, as scikit-learn's GridSearchCV(scoring, refit) would accept them.
+    fn metrics(&self) -> Result<Metrics, String> {
+        let metric = |key: &str, name: &str| {
+            Metric::from_name(name).map_err(|e| format!("[scoring] {key}: {e}"))
+        };
+        let refit = self
+            .refit
+            .as_deref()
+            .map(|name| metric("refit", name))
+            .transpose()?;
+        let accuracy = toml::Value::String(Metric::Accuracy.name().into());
+        match self.metric.as_ref().unwrap_or(&accuracy) {
+            toml::Value::String(name) => {
+                let one = metric("metric", name)?;
+                match refit {
+                    Some(other) if other != one => Err(format!(
+                        "[scoring] refit = \"{other}\" is not the metric (\"{name}\"); remove refit, or list both: metric = [\"{name}\", \"{other}\"], refit = \"{other}\"",
+                        other = other.name()
+                    )),
+                    _ => Ok(Metrics::one(one)),
+                }
+            }
+            toml::Value::Array(names) => {
+                let list = names
+                    .iter()
+                    .map(|name| match name {
+                        toml::Value::String(name) => metric("metric", name),
+                        other => Err(format!(
+                            "[scoring] metric: {other} is not a metric name; give strings such as \"accuracy\""
+                        )),
+                    })
+                    .collect::<Result<Vec<Metric>, String>>()?;
+                Metrics::several(list, refit).map_err(|e| format!("[scoring] {e}"))
+            }
+            other => Err(format!(
+                "[scoring] metric = {other}: give a metric name such as \"accuracy\", or a list such as [\"accuracy\", \"f1_macro\"]"
+            )),
+        }
+    }
 }
 
 /// Command-line choices that change a grid search.
@@ -316,8 +360,10 @@ impl GridSearchJob {
         let folds = self.plan.folds.len();
         let candidates = self.plan.candidates.len() as u64;
         let fits = candidates.saturating_mul(folds as u64);
-        let journal = fits.saturating_mul(8 * 12 + 64 + 400 + 200);
-        let cv_results = candidates.saturating_mul(400 + 8 * (8 + 4 * folds as u64));
+        let metrics = self.plan.metrics.list().len() as u64;
+        let journal = fits.saturating_mul(8 * (10 + 2 * metrics) + 64 + 400 + 200);
+        let per_metric = 4 + 4 * folds as u64;
+        let cv_results = candidates.saturating_mul(400 + 8 * (4 + metrics * per_metric));
         let model = match self.refit {
             true => self
                 .plan
@@ -357,7 +403,8 @@ impl GridSearchJob {
             .map(|candidate| candidate_params(kind, &fixed, candidate))
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
-        if file.scoring.metric.needs_probabilities() {
+        let metrics = file.scoring.metrics().map_err(invalid)?;
+        if metrics.needs_probabilities() {
             check_probabilities(&params).map_err(invalid)?;
         }
         if file.cv.folds < 2 {
@@ -398,7 +445,7 @@ impl GridSearchJob {
                 candidates,
                 params,
                 folds,
-                file.scoring.metric,
+                metrics,
                 overrides.return_train_score,
             ),
             seed: spec.random_state,
@@ -520,6 +567,47 @@ fn model_bytes(params: &EstimatorParams, shape: &DataShape) -> u64 {
             .saturating_mul(8),
         EstimatorParams::RandomForest(forest) => {
             (forest.n_estimators as u64).saturating_mul(sizes::tree_bytes(forest, shape))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(text: &str) -> Result<Metrics, String> {
+        toml::from_str::<ScoringSection>(text).unwrap().metrics()
+    }
+
+    /// One metric keeps today's meaning (refit may only repeat it); a list needs a listed refit.
+    #[test]
+    fn scoring_takes_one_metric_or_a_list_with_its_refit() {
+        use Metric::*;
+        assert_eq!(metrics(""), Ok(Metrics::one(Accuracy)));
+        assert_eq!(
+            metrics("metric = 'f1_macro'\nrefit = 'f1_macro'"),
+            Ok(Metrics::one(F1Macro))
+        );
+        let list = metrics("metric = ['accuracy', 'f1_macro']\nrefit = 'f1_macro'").unwrap();
+        assert_eq!(
+            (list.list(), list.refit()),
+            (&[Accuracy, F1Macro][..], F1Macro)
+        );
+        for (text, error) in [
+            (
+                "refit = 'f1_macro'",
+                "[scoring] refit = \"f1_macro\" is not the metric (\"accuracy\"); remove refit, or list both: metric = [\"accuracy\", \"f1_macro\"], refit = \"f1_macro\"",
+            ),
+            (
+                "metric = ['accuracy']\nrefit = 'roc_auc'",
+                "[scoring] refit: \"roc_auc\" is not a metric; allowed: \"accuracy\", \"balanced_accuracy\", \"f1_macro\", \"neg_log_loss\"",
+            ),
+            (
+                "metric = ['accuracy', 1]\nrefit = 'accuracy'",
+                "[scoring] metric: 1 is not a metric name; give strings such as \"accuracy\"",
+            ),
+        ] {
+            assert_eq!(metrics(text), Err(error.to_string()), "{text}");
         }
     }
 }

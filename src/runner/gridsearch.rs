@@ -1,13 +1,14 @@
 //! The grid-search job's adapter to the run: the search plan's tasks (`ml::search::SearchPlan`)
-//! on the scheduler, one journal row per fit in the table `splits`, and the plan's per-candidate
-//! summary laid out as scikit-learn's `cv_results` columns, the `best` table and the refit model.
+//! on the scheduler, one journal row per fit in the table `splits` (a test and a train score per
+//! metric), and the plan's per-candidate summary laid out as scikit-learn's `cv_results` columns
+//! (one set per metric), the `best` table (by the refit metric) and the refit model.
 
 use std::time::Instant;
 
 use crate::jobfile::gridsearch::GridSearchJob;
 use crate::ml::estimator::Fitted;
 use crate::ml::search::{
-    best_candidate, params_json, score, Candidate, CandidateSummary, ParamValue, SearchPlan,
+    best_candidate, params_json, scores, Candidate, CandidateSummary, ParamValue, SearchPlan,
     SplitNumbers, SplitOutcome, SplitScores,
 };
 use crate::model::{SavedModel, BEST_MODEL};
@@ -59,15 +60,18 @@ impl JobKind for GridSearchJob {
         self.plan.tasks().len()
     }
 
+    /// One test and one train column per metric: `test_score`, `train_score` for one metric,
+    /// `test_<name>`, `train_<name>` for a list (scikit-learn's `cross_validate` names).
     fn output_schema(&self) -> Schema {
-        Schema::new()
+        let schema = Schema::new()
             .i64("candidate")
             .i64("fold")
             .str("params", PARAMS_CHARS)
             .f64("fit_time")
-            .f64("score_time")
-            .f64("test_score")
-            .f64("train_score")
+            .f64("score_time");
+        score_names(&self.plan, "test")
+            .chain(score_names(&self.plan, "train"))
+            .fold(schema, Schema::f64)
             .i64("n_support")
             .str("error", ERROR_CHARS)
     }
@@ -76,17 +80,21 @@ impl JobKind for GridSearchJob {
         output
             .iter()
             .map(|s| {
-                vec![
+                let mut row = vec![
                     Value::I64(s.candidate as i64),
                     Value::I64(s.fold as i64),
                     Value::Str(params_json(&self.plan.candidates[s.candidate])),
                     Value::F64(s.fit_time),
                     Value::F64(s.score_time),
-                    Value::F64(s.test_score),
-                    Value::F64(s.train_score),
-                    Value::I64(s.n_support),
-                    Value::Str(s.error.clone()),
-                ]
+                ];
+                row.extend(
+                    s.test_scores
+                        .iter()
+                        .chain(&s.train_scores)
+                        .map(|&v| Value::F64(v)),
+                );
+                row.extend([Value::I64(s.n_support), Value::Str(s.error.clone())]);
+                row
             })
             .collect()
     }
@@ -102,7 +110,8 @@ impl JobKind for GridSearchJob {
     ) -> anyhow::Result<()> {
         let summaries = split_scores(journal, &self.plan)?.summarise();
         file.write_table("cv_results", &self.cv_results(&summaries))?;
-        let Some(best) = best_candidate(&summaries) else {
+        let refit_metric = self.plan.metrics.refit_index();
+        let Some(best) = best_candidate(&summaries, refit_metric) else {
             eprintln!("triton-batch: every candidate failed; no best candidate, no refit");
             return Ok(());
         };
@@ -111,7 +120,8 @@ impl JobKind for GridSearchJob {
         } else {
             None
         };
-        let best_table = self.best_table(best, summaries[best].test.1, refit.as_ref());
+        let best_score = summaries[best].test[refit_metric].1;
+        let best_table = self.best_table(best, best_score, refit.as_ref());
         // The same facts as root attributes too, like GridSearchCV's best_* attributes.
         for (column, value) in best_table.schema.columns.iter().zip(&best_table.rows[0]) {
             file.set_attr(&column.name, value)?;
@@ -129,19 +139,32 @@ impl JobKind for GridSearchJob {
     }
 }
 
+/// The journal's score columns of `set` ("test" or "train"), one per metric.
+fn score_names<'a>(plan: &'a SearchPlan, set: &'a str) -> impl Iterator<Item = String> + 'a {
+    plan.metrics
+        .suffixes()
+        .into_iter()
+        .map(move |suffix| format!("{set}_{suffix}"))
+}
+
 /// Per (candidate, fold) numbers read back from the journal.
 fn split_scores(journal: &Table, plan: &SearchPlan) -> anyhow::Result<SplitScores> {
-    let mut scores = SplitScores::new(plan.candidates.len(), plan.folds.len());
+    let n_metrics = plan.metrics.list().len();
+    let mut scores = SplitScores::new(plan.candidates.len(), plan.folds.len(), n_metrics);
     let candidate = journal.i64_column("candidate")?;
     let fold = journal.i64_column("fold")?;
-    let test_score = journal.f64_column("test_score")?;
-    let train_score = journal.f64_column("train_score")?;
+    let columns = |set| {
+        score_names(plan, set)
+            .map(|name| journal.f64_column(&name))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let (test_scores, train_scores) = (columns("test")?, columns("train")?);
     let fit_time = journal.f64_column("fit_time")?;
     let score_time = journal.f64_column("score_time")?;
     for row in 0..journal.rows.len() {
         let numbers = SplitNumbers {
-            test_score: test_score[row],
-            train_score: train_score[row],
+            test_scores: test_scores.iter().map(|c| c[row]).collect(),
+            train_scores: train_scores.iter().map(|c| c[row]).collect(),
             fit_time: fit_time[row],
             score_time: score_time[row],
         };
@@ -179,16 +202,20 @@ impl GridSearchJob {
             schema = column.add_to(schema);
         }
         schema = schema.str("params", PARAMS_CHARS);
-        let score_columns = |schema: Schema, set: &str| {
-            let schema =
-                (0..plan.folds.len()).fold(schema, |s, k| s.f64(format!("split{k}_{set}_score")));
+        // Per metric as scikit-learn orders them: the test splits, mean, std and rank, then the
+        // train splits, mean and std.
+        let score_columns = |schema: Schema, set: &str, suffix: &str| {
+            let schema = (0..plan.folds.len())
+                .fold(schema, |s, k| s.f64(format!("split{k}_{set}_{suffix}")));
             schema
-                .f64(format!("mean_{set}_score"))
-                .f64(format!("std_{set}_score"))
+                .f64(format!("mean_{set}_{suffix}"))
+                .f64(format!("std_{set}_{suffix}"))
         };
-        schema = score_columns(schema, "test").i64("rank_test_score");
-        if plan.return_train_score {
-            schema = score_columns(schema, "train");
+        for suffix in plan.metrics.suffixes() {
+            schema = score_columns(schema, "test", suffix).i64(format!("rank_test_{suffix}"));
+            if plan.return_train_score {
+                schema = score_columns(schema, "train", suffix);
+            }
         }
         let scores = |(values, mean, std): &(Vec<f64>, f64, f64)| -> Vec<Value> {
             values
@@ -209,10 +236,12 @@ impl GridSearchJob {
                     .collect();
                 row.extend(param_columns.iter().map(|p| p.value(candidate)));
                 row.push(Value::Str(params_json(candidate)));
-                row.extend(scores(&summary.test));
-                row.push(Value::I64(summary.rank_test));
-                if plan.return_train_score {
-                    row.extend(scores(&summary.train));
+                for m in 0..summary.test.len() {
+                    row.extend(scores(&summary.test[m]));
+                    row.push(Value::I64(summary.rank_test[m]));
+                    if plan.return_train_score {
+                        row.extend(scores(&summary.train[m]));
+                    }
                 }
                 row
             })
@@ -227,7 +256,7 @@ impl GridSearchJob {
             .map_err(|e| anyhow::anyhow!("refitting the best candidate: {e}"))?;
         let seconds = started.elapsed().as_secs_f64();
         let test_score = match &self.test {
-            Some(test) => score(self.plan.metric, &model, test)?,
+            Some(test) => scores(&[self.plan.metrics.refit()], &model, test)?[0],
             None => f64::NAN,
         };
         Ok(Refit {
@@ -253,7 +282,7 @@ impl GridSearchJob {
             Value::F64(best_score),
             Value::F64(refit.map_or(f64::NAN, |r| r.seconds)),
             Value::F64(refit.map_or(f64::NAN, |r| r.test_score)),
-            Value::Str(self.plan.metric.name().into()),
+            Value::Str(self.plan.metrics.refit().name().into()),
             Value::I64(self.train.x.nrows() as i64),
             Value::I64(self.test.as_ref().map_or(0, |t| t.x.nrows()) as i64),
         ];

@@ -1,8 +1,8 @@
 //! Hyper-parameter search as scikit-learn's GridSearchCV does it: the candidates of a parameter
 //! grid (or a list of grids) in scikit-learn's order, the plan of a search (what a task is, and
-//! running one on the training data: `plan`), scoring (`scoring`), and the summary of per-split
-//! scores into `cv_results` columns (`summary`); a randomized search's candidates (`sampler`).
-//! No MPI and no files here.
+//! running one on the training data: `plan`), scoring with one metric or several (`scoring`), and
+//! the summary of per-split scores into `cv_results` columns (`summary`); a randomized search's
+//! candidates (`sampler`). No MPI and no files here.
 
 mod plan;
 pub mod sampler;
@@ -10,7 +10,7 @@ mod scoring;
 mod summary;
 
 pub use plan::{SearchPlan, SplitOutcome, TaskFits};
-pub use scoring::{score, Metric};
+pub use scoring::{scores, Metric, Metrics, MetricsError};
 pub use summary::{best_candidate, CandidateSummary, SplitNumbers, SplitScores};
 
 use std::collections::BTreeMap;

@@ -1,5 +1,6 @@
 //! A search's plan: the candidates with their validated estimator parameters, the folds, the
-//! metric, and what one task is, plus running a task on the training data.
+//! metrics, and what one task is, plus running a task on the training data (each fit scored with
+//! every metric).
 //!
 //! SVC candidates that differ only in C on the same fold form one task (a C-chain), fitted in
 //! increasing C with one kernel cache, each fit warm-started from the previous C's solution
@@ -10,7 +11,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::scoring::{score, Metric};
+use super::scoring::{scores, Metrics};
 use super::Candidate;
 use crate::ml::cv::Split;
 use crate::ml::estimator::{EstimatorParams, Fitted};
@@ -30,7 +31,7 @@ pub struct SearchPlan {
     pub params: Vec<EstimatorParams>,
     /// (train, test) indices into the training data, per fold.
     pub folds: Vec<Split>,
-    pub metric: Metric,
+    pub metrics: Metrics,
     pub return_train_score: bool,
     tasks: Vec<TaskFits>,
 }
@@ -42,10 +43,11 @@ pub struct SplitOutcome {
     pub fold: usize,
     pub fit_time: f64,
     pub score_time: f64,
-    /// NaN when the fit failed (scikit-learn's error_score = nan).
-    pub test_score: f64,
-    /// NaN unless train scores were asked for.
-    pub train_score: f64,
+    /// One per metric, in the order of `Metrics::list`; NaN when the fit failed (scikit-learn's
+    /// error_score = nan).
+    pub test_scores: Vec<f64>,
+    /// One per metric; NaN unless train scores were asked for.
+    pub train_scores: Vec<f64>,
     /// Support vectors of an SVC, -1 for other estimators.
     pub n_support: i64,
     pub error: String,
@@ -64,7 +66,7 @@ impl SearchPlan {
         candidates: Vec<Candidate>,
         params: Vec<EstimatorParams>,
         folds: Vec<Split>,
-        metric: Metric,
+        metrics: Metrics,
         return_train_score: bool,
     ) -> Self {
         let tasks = chain_fits(&params, folds.len());
@@ -73,7 +75,7 @@ impl SearchPlan {
             candidates,
             params,
             folds,
-            metric,
+            metrics,
             return_train_score,
             tasks,
         }
@@ -127,7 +129,7 @@ impl SearchPlan {
             .collect())
     }
 
-    /// Scores one fit that took `fit_time` seconds.
+    /// Scores one fit that took `fit_time` seconds with every metric.
     fn evaluate(
         &self,
         candidate: usize,
@@ -137,27 +139,29 @@ impl SearchPlan {
         fit_time: f64,
     ) -> SplitOutcome {
         let started = Instant::now();
-        let scores = fitted.and_then(|model| {
-            let score = |data| score(self.metric, &model, data).map_err(|e| e.to_string());
-            let test_score = score(test)?;
-            let train_score = match self.return_train_score {
+        let metrics = self.metrics.list();
+        let unscored = || vec![f64::NAN; metrics.len()];
+        let scored = fitted.and_then(|model| {
+            let score = |data| scores(metrics, &model, data).map_err(|e| e.to_string());
+            let test_scores = score(test)?;
+            let train_scores = match self.return_train_score {
                 true => score(train)?,
-                false => f64::NAN,
+                false => unscored(),
             };
-            Ok((test_score, train_score, model.n_support()))
+            Ok((test_scores, train_scores, model.n_support()))
         });
         let score_time = started.elapsed().as_secs_f64();
-        let (test_score, train_score, n_support, error) = match scores {
+        let (test_scores, train_scores, n_support, error) = match scored {
             Ok((test, train, n_support)) => (test, train, n_support, String::new()),
-            Err(error) => (f64::NAN, f64::NAN, None, error),
+            Err(error) => (unscored(), unscored(), None, error),
         };
         SplitOutcome {
             candidate,
             fold,
             fit_time,
             score_time,
-            test_score,
-            train_score,
+            test_scores,
+            train_scores,
             n_support: n_support.map_or(-1, |n| n as i64),
             error,
         }

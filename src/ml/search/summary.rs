@@ -1,22 +1,23 @@
 //! Per-split outcomes summarised per candidate as scikit-learn's `cv_results_` does: means and
-//! population standard deviations of scores and times, "min" ranks of the mean test score with
-//! NaN last, and the best candidate.
+//! population standard deviations of scores (per metric) and times, "min" ranks of each metric's
+//! mean test score with NaN last, and the best candidate by the refit metric.
 
 use super::{mean_std, rank_min};
 
-/// Outcomes of every (candidate, fold), NaN where none was recorded.
+/// Outcomes of every (candidate, fold), NaN where none was recorded; scores indexed
+/// `[metric][candidate][fold]`.
 pub struct SplitScores {
     folds: usize,
-    test: Vec<Vec<f64>>,
-    train: Vec<Vec<f64>>,
+    test: Vec<Vec<Vec<f64>>>,
+    train: Vec<Vec<Vec<f64>>>,
     fit_time: Vec<Vec<f64>>,
     score_time: Vec<Vec<f64>>,
 }
 
-/// One split's recorded numbers.
+/// One split's recorded numbers; one score per metric.
 pub struct SplitNumbers {
-    pub test_score: f64,
-    pub train_score: f64,
+    pub test_scores: Vec<f64>,
+    pub train_scores: Vec<f64>,
     pub fit_time: f64,
     pub score_time: f64,
 }
@@ -25,31 +26,45 @@ pub struct SplitNumbers {
 pub struct CandidateSummary {
     pub fit_time: (f64, f64),
     pub score_time: (f64, f64),
-    /// Per-fold scores, then their mean and standard deviation.
-    pub test: (Vec<f64>, f64, f64),
-    pub train: (Vec<f64>, f64, f64),
-    pub rank_test: i64,
+    /// Per metric: the per-fold scores, then their mean and standard deviation.
+    pub test: Vec<(Vec<f64>, f64, f64)>,
+    pub train: Vec<(Vec<f64>, f64, f64)>,
+    /// Per metric: the rank of the mean test score.
+    pub rank_test: Vec<i64>,
 }
 
 impl SplitScores {
-    pub fn new(candidates: usize, folds: usize) -> Self {
+    pub fn new(candidates: usize, folds: usize, metrics: usize) -> Self {
         let blank = || vec![vec![f64::NAN; folds]; candidates];
         SplitScores {
             folds,
-            test: blank(),
-            train: blank(),
+            test: vec![blank(); metrics],
+            train: vec![blank(); metrics],
             fit_time: blank(),
             score_time: blank(),
         }
     }
 
-    /// Records one split; `None` if (candidate, fold) is outside the grid.
+    /// Records one split; `None` if (candidate, fold) is outside the grid or the scores are not
+    /// one per metric.
     pub fn record(&mut self, candidate: usize, fold: usize, numbers: SplitNumbers) -> Option<()> {
-        if candidate >= self.test.len() || fold >= self.folds {
+        let metrics = self.test.len();
+        if candidate >= self.fit_time.len()
+            || fold >= self.folds
+            || numbers.test_scores.len() != metrics
+            || numbers.train_scores.len() != metrics
+        {
             return None;
         }
-        self.test[candidate][fold] = numbers.test_score;
-        self.train[candidate][fold] = numbers.train_score;
+        for (m, (test, train)) in numbers
+            .test_scores
+            .into_iter()
+            .zip(numbers.train_scores)
+            .enumerate()
+        {
+            self.test[m][candidate][fold] = test;
+            self.train[m][candidate][fold] = train;
+        }
         self.fit_time[candidate][fold] = numbers.fit_time;
         self.score_time[candidate][fold] = numbers.score_time;
         Some(())
@@ -61,24 +76,28 @@ impl SplitScores {
             let (mean, std) = mean_std(values);
             (values.to_vec(), mean, std)
         };
-        let means: Vec<f64> = self.test.iter().map(|s| mean_std(s).0).collect();
-        let ranks = rank_min(&means);
-        (0..self.test.len())
+        let ranks: Vec<Vec<i64>> = self
+            .test
+            .iter()
+            .map(|metric| rank_min(&metric.iter().map(|s| mean_std(s).0).collect::<Vec<_>>()))
+            .collect();
+        (0..self.fit_time.len())
             .map(|c| CandidateSummary {
                 fit_time: mean_std(&self.fit_time[c]),
                 score_time: mean_std(&self.score_time[c]),
-                test: with_mean(&self.test[c]),
-                train: with_mean(&self.train[c]),
-                rank_test: ranks[c],
+                test: self.test.iter().map(|m| with_mean(&m[c])).collect(),
+                train: self.train.iter().map(|m| with_mean(&m[c])).collect(),
+                rank_test: ranks.iter().map(|r| r[c]).collect(),
             })
             .collect()
     }
 }
 
-/// The best candidate: ranked first with a score (none when every candidate failed).
-pub fn best_candidate(summaries: &[CandidateSummary]) -> Option<usize> {
+/// The best candidate by metric `refit` (an index into the metrics): ranked first with a score
+/// (none when every candidate failed).
+pub fn best_candidate(summaries: &[CandidateSummary], refit: usize) -> Option<usize> {
     summaries
         .iter()
-        .position(|s| s.rank_test == 1)
-        .filter(|&i| !summaries[i].test.1.is_nan())
+        .position(|s| s.rank_test[refit] == 1)
+        .filter(|&i| !summaries[i].test[refit].1.is_nan())
 }

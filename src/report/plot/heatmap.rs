@@ -1,6 +1,7 @@
-//! The grid-search chart: `mean_test_score` of `cv_results` as a heatmap over two searched
-//! parameters (default the first two `param_*` columns), the other parameters held at the best
-//! candidate's values, with a colour scale, the best cell outlined and NaN scores in grey.
+//! The grid-search chart: `mean_test_score` of `cv_results` (with several metrics, the refit
+//! metric's `mean_test_<name>`) as a heatmap over two searched parameters (default the first two
+//! `param_*` columns), the other parameters held at the best candidate's values, with a colour
+//! scale, the best cell outlined and NaN scores in grey.
 //! Every parameter is a categorical axis: numbers in ascending order, text in grid order.
 
 use plotters::coord::Shift;
@@ -126,8 +127,22 @@ impl Heatmap {
         let path = file.path();
         let (x, y) = axes(&params, opts, path)?;
 
-        let scores = cv.f64_column("mean_test_score")?;
-        let ranks = cv.i64_column("rank_test_score")?;
+        let metric = match file.attr("metric") {
+            Ok(Value::Str(m)) => Some(m),
+            _ => None,
+        };
+        // One metric's columns end in `score`; with several, each metric's in its name, and the
+        // `metric` attribute names the refit metric (it is missing only if every candidate failed).
+        let suffix = match (cv.column("mean_test_score"), &metric) {
+            (Some(_), _) => "score",
+            (None, Some(metric)) => metric.as_str(),
+            (None, None) => anyhow::bail!(
+                "{}: cv_results has no mean_test_score and the file names no refit metric (no `metric` attribute: did every candidate fail?)",
+                path.display()
+            ),
+        };
+        let scores = cv.f64_column(&format!("mean_test_{suffix}"))?;
+        let ranks = cv.i64_column(&format!("rank_test_{suffix}"))?;
         // scikit-learn's best_index_: the first candidate ranked best.
         let best = (0..ranks.len())
             .min_by_key(|&c| ranks[c])
@@ -176,10 +191,7 @@ impl Heatmap {
         }
 
         let best_cell = cell_of(best);
-        let metric = match file.attr("metric") {
-            Ok(Value::Str(m)) => m,
-            _ => "score".into(),
-        };
+        let metric = metric.unwrap_or_else(|| "score".into());
         let title = match &y {
             Some(y) => format!("{job}: mean cross-validated {metric} by {x} and {y}"),
             None => format!("{job}: mean cross-validated {metric} by {x}"),
@@ -459,6 +471,31 @@ mod tests {
             err.ends_with("--y `gamma` is not a searched parameter; parameters: kernel, C, degree"),
             "{err}"
         );
+    }
+
+    /// With several metrics the refit metric's columns are drawn (scikit-learn's names).
+    #[test]
+    fn plot_heatmap_of_several_metrics_shows_the_refit_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = ResultFile::create(&dir.path().join("multi.h5")).unwrap();
+        file.set_attr("metric", &"f1_macro".into()).unwrap();
+        let schema = Schema::new()
+            .f64("param_C")
+            .f64("mean_test_accuracy")
+            .i64("rank_test_accuracy")
+            .f64("mean_test_f1_macro")
+            .i64("rank_test_f1_macro");
+        let row = |c: f64, accuracy: f64, f1: f64, [by_accuracy, by_f1]: [i64; 2]| {
+            let ranks = (Value::I64(by_accuracy), Value::I64(by_f1));
+            vec![c.into(), accuracy.into(), ranks.0, f1.into(), ranks.1]
+        };
+        let rows = vec![row(0.1, 0.9, 0.5, [1, 2]), row(1.0, 0.8, 0.7, [2, 1])];
+        file.write_table("cv_results", &Table { schema, rows })
+            .unwrap();
+        let map = Heatmap::from_file(&file, "multi", &PlotOptions::default()).unwrap();
+        same_cells(&map.cells, &[Some(0.5), Some(0.7)]);
+        assert_eq!(map.best, (1, 0));
+        assert_eq!(map.title, "multi: mean cross-validated f1_macro by C");
     }
 
     #[test]
