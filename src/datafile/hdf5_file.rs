@@ -76,6 +76,7 @@ pub(super) fn read_features(h5: &hdf5::File, file: &str) -> Result<Array2<f64>, 
     if shape[0] == 0 || shape[1] == 0 {
         return Err(fail("X", format!("is empty (shape {shape:?})")));
     }
+    crate::results::check_declared_size(&xds).map_err(|e| fail("X", format!("{e:#}")))?;
     let raw: Vec<f64> = xds
         .read_raw::<f64>()
         .map_err(|e| fail("X", format!("cannot read it as numbers ({e})")))?;
@@ -119,6 +120,7 @@ pub(super) fn read_labels(
             y_len,
         });
     }
+    crate::results::check_declared_size(&yds).map_err(|e| fail("y", format!("{e:#}")))?;
     let ytype = yds
         .dtype()
         .and_then(|t| t.to_descriptor())

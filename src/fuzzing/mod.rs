@@ -29,8 +29,16 @@ fn one_line<T>(outcome: anyhow::Result<T>) {
     }
 }
 
+/// Caps the memory a job or reader may plan for (TRITON_BATCH_MEMORY_MB) below the fuzzer's own
+/// limit, so that an input declaring gigabytes is refused by the size checks, as on a small Pi.
+fn cap_memory() {
+    static CAP: std::sync::Once = std::sync::Once::new();
+    CAP.call_once(|| std::env::set_var("TRITON_BATCH_MEMORY_MB", "512"));
+}
+
 /// This process's scratch file with `extension`, holding `data`: readers that take a path.
 fn scratch(data: &[u8], extension: &str) -> PathBuf {
+    cap_memory();
     let path = std::env::temp_dir().join(format!(
         "triton-batch-fuzz-{}.{extension}",
         std::process::id()
@@ -44,6 +52,7 @@ pub fn jobfile(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    cap_memory();
     let job = JobText {
         path: PathBuf::from("fuzz.toml"),
         text: text.to_owned(),

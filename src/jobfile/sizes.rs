@@ -146,12 +146,25 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
-/// This machine's available memory (MemAvailable in /proc/meminfo); `None` where there is none.
+/// The memory a rank may plan for: this machine's available memory (MemAvailable in
+/// /proc/meminfo), or less when `TRITON_BATCH_MEMORY_MB` caps it (a node shared with other work);
+/// `None` where neither tells.
 pub fn memory_available() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb.saturating_mul(1024))
+    let cap = std::env::var("TRITON_BATCH_MEMORY_MB")
+        .ok()
+        .and_then(|mb| mb.trim().parse::<u64>().ok())
+        .map(|mb| mb.saturating_mul(1 << 20));
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|meminfo| {
+            let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb.saturating_mul(1024))
+        });
+    match (available, cap) {
+        (Some(a), Some(c)) => Some(a.min(c)),
+        (a, c) => a.or(c),
+    }
 }
 
 /// Free space for an unprivileged writer in `folder`'s filesystem (statvfs); `None` if unknown.
@@ -186,7 +199,7 @@ pub fn folder_of(path: &Path) -> &Path {
 pub fn check_memory(memory: u64, what: &str) -> Result<(), String> {
     match memory_available() {
         Some(limit) if memory > limit => Err(format!(
-            "needs an estimated {} of memory per rank ({what}), more than the {} available on this machine (MemAvailable in /proc/meminfo); make the job smaller",
+            "needs an estimated {} of memory per rank ({what}), more than the {} available on this machine (MemAvailable in /proc/meminfo, or TRITON_BATCH_MEMORY_MB); make the job smaller",
             human(memory),
             human(limit)
         )),

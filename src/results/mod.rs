@@ -67,6 +67,31 @@ fn check_hdf5_file(path: &Path) -> anyhow::Result<()> {
     bail!("{} is not an HDF5 file", path.display())
 }
 
+/// Refuses a dataset whose declared size cannot be what the file holds, before a read allocates
+/// for it: more bytes than this process may use (see `memory_available`), or, stored without
+/// compression, more than the file stores for it (a damaged header claiming 10^12 rows).
+pub fn check_declared_size(dataset: &hdf5::Dataset) -> anyhow::Result<()> {
+    use crate::jobfile::sizes::{human, memory_available};
+    let element = dataset.dtype().map(|t| t.size()).unwrap_or(1).max(1);
+    let declared = (dataset.size() as u64).saturating_mul(element as u64);
+    if let Some(limit) = memory_available().filter(|&limit| declared > limit) {
+        bail!(
+            "it declares {} of data, more than the {} of memory available (damaged file?)",
+            human(declared),
+            human(limit)
+        );
+    }
+    let stored = dataset.storage_size();
+    if dataset.filters().is_empty() && declared > stored {
+        bail!(
+            "it declares {} of data but the file stores {} for it (damaged or cut short?)",
+            human(declared),
+            human(stored)
+        );
+    }
+    Ok(())
+}
+
 fn check_table_name(name: &str) -> anyhow::Result<()> {
     if name.is_empty() || name.contains('/') || name.contains('\0') || name == "." {
         bail!("invalid table name {name:?} (tables live at the file's root; no '/')");
@@ -146,10 +171,10 @@ impl ResultFile {
 
     /// Reads a dataset written by [`write_bytes`](Self::write_bytes).
     pub fn read_bytes(&self, name: &str) -> anyhow::Result<Vec<u8>> {
-        self.file
-            .dataset(name)
-            .and_then(|d| d.read_raw::<u8>())
-            .with_context(|| format!("reading `{name}` of {}", self.path.display()))
+        let context = || format!("reading `{name}` of {}", self.path.display());
+        let dataset = self.file.dataset(name).with_context(context)?;
+        check_declared_size(&dataset).with_context(context)?;
+        dataset.read_raw::<u8>().with_context(context)
     }
 
     /// Appends rows of `width` numbers (row-major `values`) to the numeric array `name` at the
@@ -234,6 +259,7 @@ impl ResultFile {
             )
         };
         let dataset = self.file.dataset(name).with_context(context)?;
+        check_declared_size(&dataset).with_context(context)?;
         let read = match dataset.ndim() {
             1 => dataset
                 .read_slice_1d::<T, _>(ndarray::s![rows.clone()])
@@ -412,6 +438,7 @@ impl ResultFile {
     pub fn read_table(&self, name: &str) -> anyhow::Result<Table> {
         let ctx = || format!("reading table `{name}` of {}", self.path.display());
         let dataset = self.dataset(name).with_context(ctx)?;
+        check_declared_size(&dataset).with_context(ctx)?;
         let (schema, rows) = hdf5io::read_compound(&dataset).with_context(ctx)?;
         Ok(Table { schema, rows })
     }
