@@ -178,6 +178,15 @@ fn a_forest_with_save_model_killed_at_each_moment_resumes_identically() {
         let stderr = killed_at(&job, moment);
         assert!(stderr.contains("15 of 15 tasks recorded"), "{stderr}");
     }
+    // Killed once the run was complete (the log removed): the resume keeps result and model.
+    let stderr = killed_at(&job, "removed@1");
+    assert!(!stderr.contains("resuming from the task log"), "{stderr}");
+    let regrown: i64 = common::same::table(&job.file("killed.h5"), "ranks")
+        .i64_column("tasks")
+        .unwrap()
+        .iter()
+        .sum();
+    assert_eq!(regrown, 0, "the resume of a complete run grows no block");
 }
 
 #[test]

@@ -59,13 +59,22 @@ pub struct ForestModelWriter {
 }
 
 impl ForestModelWriter {
-    /// Continues `<path>.partial` if a run of the same job left it, else starts it afresh.
+    /// Continues `<path>.partial` if a run of the same job left it, or the finished `path` of
+    /// the same job (a run resumed after it completed), else starts afresh.
     pub fn open_or_create(path: &Path, shape: &ForestShape) -> anyhow::Result<Self> {
         let partial = crate::files::partial_path(path);
-        let resumable = partial.exists()
-            && ResultFile::open_read(&partial)
-                .and_then(|f| f.attr("job"))
-                .is_ok_and(|job| job == Value::Str(shape.job.clone()));
+        let same_job = |file: &Path| {
+            file.exists()
+                && ResultFile::open_read(file)
+                    .and_then(|f| f.attr("job"))
+                    .is_ok_and(|job| job == Value::Str(shape.job.clone()))
+        };
+        if !partial.exists() && same_job(path) {
+            std::fs::copy(path, &partial).with_context(|| {
+                format!("copying `{}` to `{}` to resume", path.display(), partial.display())
+            })?;
+        }
+        let resumable = same_job(&partial);
         let (file, present, next_node) = match resumable {
             true => {
                 let file = ResultFile::open_rw(&partial)?;
@@ -236,11 +245,11 @@ impl ForestModelReader {
         let n_nodes = file.array_rows(VALUE);
         let mut trees = Vec::with_capacity(index.len());
         for ((&t, &o), &n) in index.iter().zip(&offset).zip(&size) {
-            let inside = t >= 0 && o >= 0 && n > 0 && (o + n) as usize <= n_nodes;
-            if !inside {
+            let end = o.checked_add(n).filter(|_| t >= 0 && o >= 0 && n > 0);
+            if end.is_none_or(|end| end as u64 > n_nodes as u64) {
                 return Err(bad(format!(
                     "tree {t} has nodes {o}..{} but the node arrays hold {n_nodes} (truncated?)",
-                    o + n
+                    o.saturating_add(n)
                 )));
             }
             trees.push((t as usize, o as usize, n as usize));
@@ -337,13 +346,7 @@ mod tests {
             .into();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.h5");
-        let shape = ForestShape {
-            classes: data.classes.clone(),
-            n_features: data.x.ncols(),
-            n_estimators: 3,
-            job: "test".into(),
-        };
-        let mut writer = ForestModelWriter::open_or_create(&path, &shape).unwrap();
+        let mut writer = ForestModelWriter::open_or_create(&path, &three_trees_of(&data)).unwrap();
         writer.add_trees(&[(0, trees[0].clone())]).unwrap();
         // A crash while tree 1 was being written: some node arrays grew, its `trees` row never came.
         writer.file.append_array("threshold", &[7.0; 5], 1).unwrap();
@@ -368,6 +371,96 @@ mod tests {
                 *expected,
                 "tree {i}"
             );
+        }
+    }
+
+    /// The shape of a forest of three trees on `data`.
+    fn three_trees_of(data: &crate::ml::Dataset) -> ForestShape {
+        ForestShape {
+            classes: data.classes.clone(),
+            n_features: data.x.ncols(),
+            n_estimators: 3,
+            job: "test".into(),
+        }
+    }
+
+    /// A saved forest of three trees in a fresh folder, and its tree table.
+    fn saved_forest(dir: &Path) -> (PathBuf, Table) {
+        let data = make_classification(&MakeClassification {
+            n_samples: 100,
+            ..Default::default()
+        })
+        .unwrap();
+        let path = dir.join("model.h5");
+        let mut writer = ForestModelWriter::open_or_create(&path, &three_trees_of(&data)).unwrap();
+        for index in 0..3 {
+            let tree = DecisionTree::fit(&TreeParams::default(), &data).unwrap();
+            writer.add_trees(&[(index, tree.to_arrays())]).unwrap();
+        }
+        writer.finish(3).unwrap();
+        let table = ResultFile::open_read(&path).unwrap().read_table(TREES).unwrap();
+        (path, table)
+    }
+
+    /// The error of predicting one row of zeros with the model at `path`.
+    fn prediction_error(path: &Path) -> String {
+        let outcome = ResultFile::open_read(path)
+            .and_then(ForestModelReader::open)
+            .and_then(|m| m.predict_proba(Array2::zeros((1, m.n_features())).view()));
+        format!("{:#}", outcome.err().expect("the damaged model is refused"))
+    }
+
+    /// Overwrites one number of node array `name` in place.
+    fn overwrite(path: &Path, name: &str, row: usize, value: i64) {
+        let file = hdf5::File::open_rw(path).unwrap();
+        let dataset = file.dataset(name).unwrap();
+        dataset.write_slice(&[value], ndarray::s![row..row + 1]).unwrap();
+    }
+
+    #[test]
+    fn damaged_models_are_refused_before_allocating_or_looping() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, good) = saved_forest(dir.path());
+        // A tree index claiming 10^12 nodes, or nodes past any end.
+        for claim in [1_000_000_000_000i64, i64::MAX] {
+            let mut table = good.clone();
+            table.rows[1][2] = Value::I64(claim);
+            ResultFile::open_rw(&path).unwrap().write_table(TREES, &table).unwrap();
+            let err = prediction_error(&path);
+            assert!(err.contains("but the node arrays hold"), "{err}");
+        }
+        // Node arrays that claim rows the file does not store, and a tree that uses them:
+        // refused before the read, as more than the memory or than what the file stores.
+        for (rows, refusal) in [
+            (1_000_000_000_000u64, "it declares 8.0 TB of data, more than"),
+            (20_000_000, "it declares 160.0 MB of data but the file stores"),
+        ] {
+            let mut table = good.clone();
+            table.rows[1][2] = Value::I64(rows as i64 - 1_000);
+            ResultFile::open_rw(&path).unwrap().write_table(TREES, &table).unwrap();
+            let file = hdf5::File::open_rw(&path).unwrap();
+            for name in I64_ARRAYS.into_iter().chain(F64_ARRAYS).chain([VALUE]) {
+                let dataset = file.dataset(name).unwrap();
+                let mut shape = dataset.shape();
+                shape[0] = rows as usize;
+                dataset.resize(shape).unwrap();
+            }
+            drop(file);
+            let err = prediction_error(&path);
+            assert!(err.contains(refusal), "{err}");
+        }
+
+        // A node that is its own child (a cycle), and a split on a feature the model lacks.
+        let offset = good.i64_column("node_offset").unwrap()[0] as usize;
+        for (name, value, refusal) in [
+            ("children_left", 0, "not a later node"),
+            ("feature", 1_000_000_000, "feature 1000000000"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, _) = saved_forest(dir.path());
+            overwrite(&path, name, offset, value);
+            let err = prediction_error(&path);
+            assert!(err.contains(refusal), "{err}");
         }
     }
 }

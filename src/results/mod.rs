@@ -72,8 +72,12 @@ fn check_hdf5_file(path: &Path) -> anyhow::Result<()> {
 /// compression, more than the file stores for it (a damaged header claiming 10^12 rows).
 pub fn check_declared_size(dataset: &hdf5::Dataset) -> anyhow::Result<()> {
     use crate::jobfile::sizes::{human, memory_available};
-    let element = dataset.dtype().map(|t| t.size()).unwrap_or(1).max(1);
-    let declared = (dataset.size() as u64).saturating_mul(element as u64);
+    let element = dataset.dtype().map(|t| t.size()).unwrap_or(1).max(1) as u64;
+    // The shape's product may overflow in a damaged header: saturate rather than wrap.
+    let declared = dataset
+        .shape()
+        .iter()
+        .fold(element, |bytes, &n| bytes.saturating_mul(n as u64));
     if let Some(limit) = memory_available().filter(|&limit| declared > limit) {
         bail!(
             "it declares {} of data, more than the {} of memory available (damaged file?)",

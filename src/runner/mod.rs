@@ -566,6 +566,7 @@ fn run_and_finish<J: JobKind>(
     files::put_in_place(&journal.path, &journal.out)?;
     failure::kill_point("renamed");
     journal.log.remove()?;
+    failure::kill_point("removed");
     files::release_output_lock();
     if args.progress != ProgressChoice::None || !lost.is_empty() {
         let note = match lost.len() {

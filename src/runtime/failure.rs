@@ -136,7 +136,8 @@ pub(crate) fn injected_after_journaled(journaled: usize) -> anyhow::Result<()> {
 /// `log-torn` halfway through writing a task-log record (the first record is the log's header),
 /// `log` after a task's log record, `journal` after its journal rows, `model` after a saved
 /// tree's nodes and before its index row, `finish` after the summary tables and before the
-/// rename, `renamed` after the rename and before the task log is removed.
+/// rename, `renamed` after the rename and before the task log is removed, `removed` after that
+/// (the run is complete).
 pub(crate) fn kill_point(moment: &str) {
     if kill_requested(moment) {
         power_cut()
