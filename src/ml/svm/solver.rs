@@ -92,6 +92,11 @@ pub(crate) fn solve(
     let l = cache.len();
     assert_eq!(y.len(), l);
     assert_eq!(c.len(), l);
+    if matches!(start, Start::Cold) {
+        // libsvm's path, which a kernel that is not positive semi-definite depends on, starts
+        // from the rows in the order given.
+        cache.restore_order();
+    }
     let perm = cache.perm().to_vec();
     let yp: Vec<f64> = perm.iter().map(|&r| y[r]).collect();
     let cp: Vec<f64> = perm.iter().map(|&r| c[r]).collect();

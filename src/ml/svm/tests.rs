@@ -1,6 +1,6 @@
 //! Tests of the SVC: agreement with scikit-learn's answers in tests/reference/svc_*.h5 (written
-//! by scripts/reference/svc.py), shrinking on/off, the workspace's shared fits, serde, and the
-//! refusal of every invalid parameter or data.
+//! by scripts/reference/svc.py and svc_sigmoid.py), shrinking on/off, the workspace's shared fits,
+//! serde, and the refusal of every invalid parameter or data.
 
 use hdf5::types::VarLenUnicode;
 use ndarray::{Array1, Array2, ArrayView2};
@@ -289,6 +289,47 @@ fn workspace_shares_work_and_reaches_the_same_optimum() {
             }
             computed = now;
         }
+    }
+}
+
+/// The sigmoid kernel is not positive semi-definite: which stationary point the solver reaches
+/// depends on its path. Fits sharing a workspace, in a grid search's order (C ascending, shrinking
+/// on then off), must be the fresh fits and score as scikit-learn's. Before each cold solve
+/// restored the rows' order, C = 5 scored 0.7941 here (67 test samples off scikit-learn's 0.8610).
+/// The bound is 3 samples: a fresh fit at C = 5 takes 562 iterations where libsvm takes 553 (no
+/// shrinking happens that early), ending 3 samples off; libsvm keeps kernel values in single
+/// precision, which is the likely cause of that smaller divergence.
+#[test]
+fn sigmoid_fits_in_a_workspace_follow_libsvm() {
+    let r = reference("svc_sigmoid.h5");
+    let floats = |n: &str| r.file.dataset(n).unwrap().read_raw::<f64>().unwrap();
+    let ints = |n: &str| r.file.dataset(n).unwrap().read_raw::<i64>().unwrap();
+    let (cs, shrinking, expected) = (floats("c"), ints("shrinking"), floats("accuracy"));
+    let mut ws = SvcWorkspace::new(r.x_train.view(), &r.y_train, &r.classes).unwrap();
+    for ((&c, &shrinking), &expected) in cs.iter().zip(&shrinking).zip(&expected) {
+        let svc = SvcParams {
+            c,
+            kernel: Kernel::Sigmoid,
+            gamma: Gamma::Auto,
+            shrinking: shrinking != 0,
+            ..SvcParams::default()
+        }
+        .build()
+        .unwrap();
+        let model = ws.fit(&svc).unwrap();
+        let fresh = svc.fit(r.x_train.view(), &r.y_train, &r.classes).unwrap();
+        let what = format!("C={c} shrinking={shrinking}");
+        assert_eq!(
+            model.decision_function(r.x_test.view()).unwrap(),
+            fresh.decision_function(r.x_test.view()).unwrap(),
+            "{what}: the shared fit is not the fresh one"
+        );
+        let acc = accuracy(&model.predict(r.x_test.view()).unwrap(), &r.y_test);
+        let samples = (acc - expected).abs() * r.y_test.len() as f64;
+        assert!(
+            samples < 3.5,
+            "{what}: accuracy {acc}, scikit-learn's {expected}"
+        );
     }
 }
 
