@@ -201,8 +201,10 @@ fn a_grid_search_killed_at_each_moment_resumes_identically() {
 /// The pid of rank 0 under the `timeout … mpirun` process `root`, once it has started.
 fn rank0_under(root: u32) -> Option<u32> {
     descendants(root).into_iter().find(|pid| {
-        std::fs::read(format!("/proc/{pid}/environ"))
-            .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == b"OMPI_COMM_WORLD_RANK=0"))
+        std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+            env.split(|&b| b == 0)
+                .any(|v| v == b"OMPI_COMM_WORLD_RANK=0")
+        })
     })
 }
 
@@ -250,7 +252,9 @@ fn real_sigkills_at_random_instants_resume_identically() {
         assert!(killed.success(), "kill -KILL {rank0}");
         let ended = running.wait();
         assert_ne!(ended.code(), Some(0));
-        eprintln!("kill {kill}: rank 0 killed {at:.2} s in (an uninterrupted run: {reference:.2} s)");
+        eprintln!(
+            "kill {kill}: rank 0 killed {at:.2} s in (an uninterrupted run: {reference:.2} s)"
+        );
         job.resume_and_compare("killed");
     }
 }

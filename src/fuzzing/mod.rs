@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 
 use crate::jobfile::{self, JobText, Kind};
-use crate::results::ResultFile;
 use crate::jobfile::{forest::ForestJob, gridsearch::GridSearchJob, montecarlo::MonteCarloJob};
+use crate::results::ResultFile;
 use crate::runner::{tasklog::TaskLog, JobKind, LoggedTask};
 
 type Output<J> = <J as JobKind>::Output;

@@ -71,7 +71,11 @@ impl ForestModelWriter {
         };
         if !partial.exists() && same_job(path) {
             std::fs::copy(path, &partial).with_context(|| {
-                format!("copying `{}` to `{}` to resume", path.display(), partial.display())
+                format!(
+                    "copying `{}` to `{}` to resume",
+                    path.display(),
+                    partial.display()
+                )
             })?;
         }
         let resumable = same_job(&partial);
@@ -346,7 +350,8 @@ mod tests {
             .into();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.h5");
-        let mut writer = ForestModelWriter::open_or_create(&path, &three_trees_of(&data)).unwrap();
+        let shape = three_trees_of(&data);
+        let mut writer = ForestModelWriter::open_or_create(&path, &shape).unwrap();
         writer.add_trees(&[(0, trees[0].clone())]).unwrap();
         // A crash while tree 1 was being written: some node arrays grew, its `trees` row never came.
         writer.file.append_array("threshold", &[7.0; 5], 1).unwrap();
@@ -398,7 +403,10 @@ mod tests {
             writer.add_trees(&[(index, tree.to_arrays())]).unwrap();
         }
         writer.finish(3).unwrap();
-        let table = ResultFile::open_read(&path).unwrap().read_table(TREES).unwrap();
+        let table = ResultFile::open_read(&path)
+            .unwrap()
+            .read_table(TREES)
+            .unwrap();
         (path, table)
     }
 
@@ -407,14 +415,16 @@ mod tests {
         let outcome = ResultFile::open_read(path)
             .and_then(ForestModelReader::open)
             .and_then(|m| m.predict_proba(Array2::zeros((1, m.n_features())).view()));
-        format!("{:#}", outcome.err().expect("the damaged model is refused"))
+        format!("{:#}", outcome.expect_err("the damaged model is refused"))
     }
 
     /// Overwrites one number of node array `name` in place.
     fn overwrite(path: &Path, name: &str, row: usize, value: i64) {
         let file = hdf5::File::open_rw(path).unwrap();
         let dataset = file.dataset(name).unwrap();
-        dataset.write_slice(&[value], ndarray::s![row..row + 1]).unwrap();
+        dataset
+            .write_slice(&[value], ndarray::s![row..row + 1])
+            .unwrap();
     }
 
     #[test]
@@ -425,19 +435,31 @@ mod tests {
         for claim in [1_000_000_000_000i64, i64::MAX] {
             let mut table = good.clone();
             table.rows[1][2] = Value::I64(claim);
-            ResultFile::open_rw(&path).unwrap().write_table(TREES, &table).unwrap();
+            ResultFile::open_rw(&path)
+                .unwrap()
+                .write_table(TREES, &table)
+                .unwrap();
             let err = prediction_error(&path);
             assert!(err.contains("but the node arrays hold"), "{err}");
         }
         // Node arrays that claim rows the file does not store, and a tree that uses them:
         // refused before the read, as more than the memory or than what the file stores.
         for (rows, refusal) in [
-            (1_000_000_000_000u64, "it declares 8.0 TB of data, more than"),
-            (20_000_000, "it declares 160.0 MB of data but the file stores"),
+            (
+                1_000_000_000_000u64,
+                "it declares 8.0 TB of data, more than",
+            ),
+            (
+                20_000_000,
+                "it declares 160.0 MB of data but the file stores",
+            ),
         ] {
             let mut table = good.clone();
             table.rows[1][2] = Value::I64(rows as i64 - 1_000);
-            ResultFile::open_rw(&path).unwrap().write_table(TREES, &table).unwrap();
+            ResultFile::open_rw(&path)
+                .unwrap()
+                .write_table(TREES, &table)
+                .unwrap();
             let file = hdf5::File::open_rw(&path).unwrap();
             for name in I64_ARRAYS.into_iter().chain(F64_ARRAYS).chain([VALUE]) {
                 let dataset = file.dataset(name).unwrap();

@@ -16,8 +16,8 @@ use crate::ml::estimator::Fitted;
 use crate::results::ResultFile;
 
 pub use forest_file::{ForestModelReader, ForestModelWriter, ForestShape, MODEL_KIND_ATTR};
-pub use predict::{predict, PredictOptions};
 pub(crate) use predict::run_model;
+pub use predict::{predict, PredictOptions};
 
 /// The dataset of a grid-search result that holds the refit model.
 pub const BEST_MODEL: &str = "best_model";

@@ -234,7 +234,7 @@ fn prepare<J: JobKind>(
         args.progress == ProgressChoice::None,
         run,
     )
-        .map_err(|err| files::explain_full_disk(err, Some(&files::partial_path(&out))))?;
+    .map_err(|err| files::explain_full_disk(err, Some(&files::partial_path(&out))))?;
     Ok((job, journal))
 }
 

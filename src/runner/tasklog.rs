@@ -107,7 +107,8 @@ impl TaskLog {
         if let Err(err) = written {
             let _ = self.file.set_len(end);
             let _ = self.file.seek(SeekFrom::Start(end));
-            return Err(err).with_context(|| format!("writing the task log `{}`", self.path.display()));
+            return Err(err)
+                .with_context(|| format!("writing the task log `{}`", self.path.display()));
         }
         Ok(())
     }
