@@ -8,20 +8,8 @@ use std::path::Path;
 use common::same::*;
 use common::*;
 
-const JOB: &str = r#"
-[data]
-source = "file"
-path = "tests/reference/gridsearch_data.h5"
-test_size = 0.25
-random_state = 1
-
-[forest]
-n_estimators = 60
-max_features = "sqrt"
-oob_score = true
-seed = 5
-block_trees = 4
-"#;
+/// 60 trees in 15 blocks on the grid-search reference data.
+const JOB: &str = SMALL_FOREST;
 
 #[test]
 fn identical_forest_on_any_rank_count_and_after_resume() {

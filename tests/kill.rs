@@ -15,22 +15,6 @@ use common::processes::*;
 use common::python::assert_same_bits;
 use common::*;
 
-/// 15 blocks of 4 trees, saved with --save-model.
-const FOREST: &str = r#"
-[data]
-source = "file"
-path = "tests/reference/gridsearch_data.h5"
-test_size = 0.25
-random_state = 1
-
-[forest]
-n_estimators = 60
-max_features = "sqrt"
-oob_score = true
-seed = 5
-block_trees = 4
-"#;
-
 /// 18 tasks of SVC fits and the refit.
 const GRID: &str = r#"
 [data]
@@ -158,7 +142,7 @@ fn resumed_from_log(stderr: &str, moment: &str) {
 
 #[test]
 fn a_forest_with_save_model_killed_at_each_moment_resumes_identically() {
-    let job = Job::new("forest", FOREST, true);
+    let job = Job::new("forest", SMALL_FOREST, true);
     job.run("reference", false, &[]).assert_success();
     // The log's header torn: nothing was recorded, the resume starts afresh.
     let stderr = killed_at(&job, "log-torn@1");
@@ -212,7 +196,7 @@ fn rank0_under(root: u32) -> Option<u32> {
 fn real_sigkills_at_random_instants_resume_identically() {
     let job = Job::new(
         "forest",
-        &FOREST
+        &SMALL_FOREST
             .replace("n_estimators = 60", "n_estimators = 400")
             .replace("block_trees = 4", "block_trees = 2"),
         true,

@@ -13,6 +13,22 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_triton-batch");
 
+/// A forest job of 60 trees in 15 blocks of 4 on the grid-search reference data: a few seconds.
+pub const SMALL_FOREST: &str = r#"
+[data]
+source = "file"
+path = "tests/reference/gridsearch_data.h5"
+test_size = 0.25
+random_state = 1
+
+[forest]
+n_estimators = 60
+max_features = "sqrt"
+oob_score = true
+seed = 5
+block_trees = 4
+"#;
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
