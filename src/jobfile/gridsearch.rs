@@ -13,6 +13,9 @@ use super::{JobError, JobText};
 use crate::ml::cv::StratifiedKFold;
 use crate::ml::dataset::check_folds;
 use crate::ml::estimator::{EstimatorKind, EstimatorParams};
+use crate::ml::search::halving::{
+    CandidateCount, HalvingParams, HalvingSchedule, MinResources, SearchData,
+};
 use crate::ml::search::sampler::{self, Distribution, Sampled, SampledGrid};
 use crate::ml::search::{
     candidates, grid_size, searched_names, Candidate, Grid, Metric, Metrics, ParamValue, SearchPlan,
@@ -44,57 +47,226 @@ enum GridSpec {
 /// parameters, on every rank.
 const MAX_FULL_GRID: usize = 10_000_000;
 
-/// `[search]`: how candidates are chosen from `[grid]`.
+/// `[search]`: how candidates are chosen from `[grid]`, and a halving search's schedule.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SearchSection {
     strategy: Option<String>,
     n_iter: Option<i64>,
     random_state: Option<i64>,
+    n_candidates: Option<toml::Value>,
+    factor: Option<toml::Value>,
+    resource: Option<String>,
+    min_resources: Option<toml::Value>,
+    max_resources: Option<toml::Value>,
+    aggressive_elimination: Option<bool>,
 }
 
-/// The candidates `[search]` and `[grid]` give, in scikit-learn's order, with the searched names.
+/// What `[search]` asks for, its keys checked against the strategy.
+enum Strategy {
+    Grid,
+    Random,
+    /// `n_candidates` set: HalvingRandomSearchCV; otherwise HalvingGridSearchCV.
+    Halving {
+        params: HalvingParams,
+        n_candidates: Option<CandidateCount>,
+    },
+}
+
+const RANDOM_KEYS: [&str; 2] = ["n_iter", "random_state"];
+const HALVING_KEYS: [&str; 7] = [
+    "random_state",
+    "n_candidates",
+    "factor",
+    "resource",
+    "min_resources",
+    "max_resources",
+    "aggressive_elimination",
+];
+
+impl SearchSection {
+    fn given_keys(&self) -> Vec<&'static str> {
+        let given = [
+            ("n_iter", self.n_iter.is_some()),
+            ("random_state", self.random_state.is_some()),
+            ("n_candidates", self.n_candidates.is_some()),
+            ("factor", self.factor.is_some()),
+            ("resource", self.resource.is_some()),
+            ("min_resources", self.min_resources.is_some()),
+            ("max_resources", self.max_resources.is_some()),
+            (
+                "aggressive_elimination",
+                self.aggressive_elimination.is_some(),
+            ),
+        ];
+        given.iter().filter(|(_, g)| *g).map(|(k, _)| *k).collect()
+    }
+
+    fn strategy(&self) -> Result<Strategy, String> {
+        let name = self.strategy.as_deref().unwrap_or("grid");
+        let allowed: &[&str] = match name {
+            "grid" => &[],
+            "random" => &RANDOM_KEYS,
+            "halving" => &HALVING_KEYS,
+            other => {
+                return Err(format!(
+                    "[search] strategy = \"{other}\" is not a strategy; allowed: \"grid\", \"random\", \"halving\""
+                ))
+            }
+        };
+        if let Some(key) = self.given_keys().into_iter().find(|k| !allowed.contains(k)) {
+            let belongs = match key {
+                "n_iter" => "strategy = \"random\"",
+                "random_state" => "strategy = \"random\" or \"halving\"",
+                _ => "strategy = \"halving\"",
+            };
+            return Err(format!(
+                "[search] {key} applies to {belongs}, not strategy = \"{name}\"; remove it or change the strategy"
+            ));
+        }
+        Ok(match name {
+            "grid" => Strategy::Grid,
+            "random" => Strategy::Random,
+            _ => Strategy::Halving {
+                params: self.halving_params()?,
+                n_candidates: self
+                    .n_candidates
+                    .as_ref()
+                    .map(|v| count_or("n_candidates", v, &["exhaust"]))
+                    .transpose()?
+                    .map(|n| n.map_or(CandidateCount::Exhaust, CandidateCount::Count)),
+            },
+        })
+    }
+
+    fn random_state(&self) -> Result<u32, String> {
+        self.random_state.map_or(Ok(0), |seed| {
+            u32::try_from(seed).map_err(|_| {
+                format!("[search] random_state must be between 0 and 2**32 - 1 (numpy's RandomState), got {seed}")
+            })
+        })
+    }
+
+    fn halving_params(&self) -> Result<HalvingParams, String> {
+        let factor = match &self.factor {
+            None => 3.0,
+            Some(toml::Value::Integer(i)) => *i as f64,
+            Some(toml::Value::Float(x)) => *x,
+            Some(other) => {
+                return Err(format!("[search] factor must be a number > 1, got {other}"))
+            }
+        };
+        if !(factor > 1.0 && factor.is_finite()) {
+            return Err(format!(
+                "[search] factor must be a number > 1 (each iteration keeps 1/factor of the candidates), got {factor}"
+            ));
+        }
+        if let Some(resource) = self.resource.as_deref().filter(|r| *r != "n_samples") {
+            return Err(format!(
+                "[search] resource = \"{resource}\" is not supported; allowed: \"n_samples\""
+            ));
+        }
+        let min_resources = match &self.min_resources {
+            None => None,
+            Some(v) => Some(count_or("min_resources", v, &["exhaust", "smallest"])?),
+        };
+        let min_resources = match (min_resources, self.n_candidates.is_some()) {
+            (Some(Ok(n)), _) => MinResources::Count(n),
+            (Some(Err("smallest")), _) | (None, true) => MinResources::Smallest,
+            (Some(Err(_)), _) | (None, false) => MinResources::Exhaust,
+        };
+        let max_resources = match &self.max_resources {
+            None => None,
+            Some(v) => count_or("max_resources", v, &["auto"])?.ok(),
+        };
+        Ok(HalvingParams {
+            factor,
+            min_resources,
+            max_resources,
+            aggressive_elimination: self.aggressive_elimination.unwrap_or(false),
+            random_state: self.random_state()?,
+        })
+    }
+}
+
+/// A positive whole number (`Ok`), or one of `words` (`Err` holding it).
+fn count_or(
+    key: &str,
+    value: &toml::Value,
+    words: &[&'static str],
+) -> Result<Result<usize, &'static str>, String> {
+    match value {
+        toml::Value::Integer(n) if *n >= 1 => Ok(Ok(*n as usize)),
+        toml::Value::String(s) => match words.iter().find(|w| **w == s) {
+            Some(word) => Ok(Err(*word)),
+            None => Err(format!(
+                "[search] {key} = \"{s}\" is not allowed; give a whole number >= 1 or {}",
+                words
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )),
+        },
+        other => Err(format!(
+            "[search] {key} must be a whole number >= 1 or {}, got {other}",
+            words
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )),
+    }
+}
+
+/// The candidates `[search]` and `[grid]` give, in scikit-learn's order, with the searched names
+/// and a halving search's schedule. `data` describes the training rows; without it (before the
+/// data is loaded) a search that needs it (halving) gives `None`.
 fn search_candidates(
     search: &SearchSection,
     grids: &[BTreeMap<String, toml::Value>],
-) -> Result<(Vec<String>, Vec<Candidate>), String> {
+    data: Option<SearchData>,
+) -> Result<Option<Searched>, String> {
     if grids.is_empty() {
         return Err("[[grid]] is an empty list; give at least one grid".into());
     }
     let names = searched_names(grids);
-    let candidates =
-        match search.strategy.as_deref().unwrap_or("grid") {
-            "grid" => full_grid(search, grids)?,
-            "random" => random_draws(search, grids)?,
-            "halving" => return Err(
-                "[search] strategy = \"halving\" is not available yet; use \"grid\" or \"random\""
-                    .into(),
-            ),
-            other => {
-                return Err(format!(
-                "[search] strategy = \"{other}\" is not a strategy; allowed: \"grid\", \"random\""
-            ))
-            }
-        };
-    Ok((names, candidates))
+    let (candidates, halving) = match search.strategy()? {
+        Strategy::Grid => (full_grid(grids)?, None),
+        Strategy::Random => (random_draws(search, grids)?, None),
+        Strategy::Halving {
+            params,
+            n_candidates,
+        } => {
+            let Some(data) = data else { return Ok(None) };
+            let candidates = match n_candidates {
+                None => full_grid(grids)?,
+                Some(count) => {
+                    let n = params.candidates_to_draw(count, data)?;
+                    let n = i64::try_from(n).unwrap_or(i64::MAX);
+                    draws(grids, "n_candidates", n, params.random_state)?
+                }
+            };
+            let schedule = params.schedule(candidates.len(), data)?;
+            (candidates, Some(schedule))
+        }
+    };
+    Ok(Some(Searched {
+        names,
+        candidates,
+        halving,
+    }))
+}
+
+/// A search's candidates, as `search_candidates` chose them.
+struct Searched {
+    names: Vec<String>,
+    candidates: Vec<Candidate>,
+    halving: Option<HalvingSchedule>,
 }
 
 /// Every candidate of lists-only grids, in ParameterGrid order.
-fn full_grid(
-    search: &SearchSection,
-    grids: &[BTreeMap<String, toml::Value>],
-) -> Result<Vec<Candidate>, String> {
-    if let Some(key) = [
-        ("n_iter", search.n_iter),
-        ("random_state", search.random_state),
-    ]
-    .iter()
-    .find_map(|(key, value)| value.map(|_| key))
-    {
-        return Err(format!(
-            "[search] {key} applies to strategy = \"random\"; remove it or set strategy = \"random\""
-        ));
-    }
+fn full_grid(grids: &[BTreeMap<String, toml::Value>]) -> Result<Vec<Candidate>, String> {
     let grids = grids
         .iter()
         .map(|grid| {
@@ -102,7 +274,7 @@ fn full_grid(
                 .map(|(name, value)| match sampled(name, value)? {
                     Sampled::List(values) => Ok((name.clone(), values)),
                     Sampled::Distribution(_) => Err(format!(
-                        "[grid] {name} is a distribution, which needs [search] strategy = \"random\" (strategy = \"grid\" takes lists)"
+                        "[grid] {name} is a distribution, which needs [search] strategy = \"random\" (or \"halving\" with n_candidates); a full grid takes lists"
                     )),
                 })
                 .collect::<Result<Grid, String>>()
@@ -122,21 +294,23 @@ fn random_draws(
     search: &SearchSection,
     grids: &[BTreeMap<String, toml::Value>],
 ) -> Result<Vec<Candidate>, String> {
-    let n_iter = match search.n_iter {
-        None => 10,
-        Some(n) if n >= 1 && n as usize <= MAX_FULL_GRID => n as usize,
-        Some(n) => {
-            return Err(format!(
-                "[search] n_iter must be between 1 and {MAX_FULL_GRID} (each candidate is held on every rank), got {n}"
-            ))
-        }
-    };
-    let random_state = match search.random_state {
-        None => 0,
-        Some(seed) => u32::try_from(seed).map_err(|_| {
-            format!("[search] random_state must be between 0 and 2**32 - 1 (numpy's RandomState), got {seed}")
-        })?,
-    };
+    let n_iter = search.n_iter.unwrap_or(10);
+    draws(grids, "n_iter", n_iter, search.random_state()?)
+}
+
+/// `n` candidates drawn as ParameterSampler(grids, n, random_state) draws them.
+fn draws(
+    grids: &[BTreeMap<String, toml::Value>],
+    key: &str,
+    n_iter: i64,
+    random_state: u32,
+) -> Result<Vec<Candidate>, String> {
+    let n_iter = usize::try_from(n_iter)
+        .ok()
+        .filter(|n| (1..=MAX_FULL_GRID).contains(n))
+        .ok_or_else(|| format!(
+            "[search] {key} must be between 1 and {MAX_FULL_GRID} (each candidate is held on every rank), got {n_iter}"
+        ))?;
     let grids = grids
         .iter()
         .map(|grid| {
@@ -148,7 +322,7 @@ fn random_draws(
     let (drawn, asked) = sampler::sample(&grids, n_iter, random_state)?;
     if let Some(asked) = asked {
         eprintln!(
-            "triton-batch: warning: the grid has {} candidates, fewer than [search] n_iter = {asked}: running {} (as scikit-learn does)",
+            "triton-batch: warning: the grid has {} candidates, fewer than [search] {key} = {asked}: running {} (as scikit-learn does)",
             drawn.len(),
             drawn.len()
         );
@@ -358,7 +532,11 @@ impl GridSearchJob {
     pub fn sizes(&self) -> Sizes {
         let shape = DataShape::of(&self.train, self.test.as_ref());
         let folds = self.plan.folds.len();
-        let candidates = self.plan.candidates.len() as u64;
+        // A halving search has a row of cv_results per candidate per iteration, one fit a fold.
+        let candidates = match &self.plan.halving {
+            Some(schedule) => schedule.n_candidates.iter().sum::<usize>() as u64,
+            None => self.plan.candidates.len() as u64,
+        };
         let fits = candidates.saturating_mul(folds as u64);
         let metrics = self.plan.metrics.list().len() as u64;
         let journal = fits.saturating_mul(8 * (10 + 2 * metrics) + 64 + 400 + 200);
@@ -397,15 +575,9 @@ impl GridSearchJob {
             GridSpec::One(grid) => vec![grid],
             GridSpec::Many(grids) => grids,
         };
-        let (names, candidates) = search_candidates(&file.search, &grids).map_err(invalid)?;
-        let params = candidates
-            .iter()
-            .map(|candidate| candidate_params(kind, &fixed, candidate))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(invalid)?;
         let metrics = file.scoring.metrics().map_err(invalid)?;
-        if metrics.needs_probabilities() {
-            check_probabilities(&params).map_err(invalid)?;
+        if file.search.strategy.as_deref() == Some("halving") && metrics.list().len() > 1 {
+            return Err(invalid("[scoring] metric: a halving search ranks by one metric (as scikit-learn's does); give one name, e.g. metric = \"accuracy\"".into()).into());
         }
         if file.cv.folds < 2 {
             return Err(invalid(format!(
@@ -415,7 +587,20 @@ impl GridSearchJob {
             .into());
         }
         let folds = file.cv.folds as usize;
-        if let Some(shape) = DataShape::planned(&spec) {
+        let checked_params = |candidates: &[Candidate]| {
+            let params = candidates
+                .iter()
+                .map(|candidate| candidate_params(kind, &fixed, candidate))
+                .collect::<Result<Vec<_>, _>>()?;
+            if metrics.needs_probabilities() {
+                check_probabilities(&params)?;
+            }
+            Ok::<_, String>(params)
+        };
+        // Every search but a halving one knows its candidates before the data is loaded.
+        let early = search_candidates(&file.search, &grids, None).map_err(invalid)?;
+        if let (Some(searched), Some(shape)) = (&early, DataShape::planned(&spec)) {
+            let params = checked_params(&searched.candidates).map_err(invalid)?;
             let (memory, what) = search_memory(&params, &shape, folds);
             sizes::check_memory(memory, &what).map_err(invalid)?;
         }
@@ -424,9 +609,23 @@ impl GridSearchJob {
             test,
             origin,
         } = spec.load()?;
+        check_folds(&train, folds).map_err(|e| invalid(format!("[cv] folds = {folds}: {e}")))?;
+        let searched = match early {
+            Some(searched) => searched,
+            None => {
+                let data = SearchData {
+                    n_samples: train.x.nrows(),
+                    n_splits: folds,
+                    n_classes: train.class_counts().iter().filter(|&&n| n > 0).count(),
+                };
+                search_candidates(&file.search, &grids, Some(data))
+                    .map_err(invalid)?
+                    .expect("the data is given")
+            }
+        };
+        let params = checked_params(&searched.candidates).map_err(invalid)?;
         let (memory, what) = search_memory(&params, &DataShape::of(&train, test.as_ref()), folds);
         sizes::check_memory(memory, &what).map_err(invalid)?;
-        check_folds(&train, folds).map_err(|e| invalid(format!("[cv] folds = {folds}: {e}")))?;
         check_class_weights(&params, &train).map_err(invalid)?;
         let splitter = StratifiedKFold {
             n_splits: folds,
@@ -441,12 +640,13 @@ impl GridSearchJob {
             test,
             kind,
             plan: SearchPlan::new(
-                names,
-                candidates,
+                searched.names,
+                searched.candidates,
                 params,
                 folds,
                 metrics,
                 overrides.return_train_score,
+                searched.halving,
             ),
             seed: spec.random_state,
             refit: overrides.refit,

@@ -331,6 +331,26 @@ impl ResultFile {
         .with_context(ctx)
     }
 
+    /// A root attribute holding a list of integers (one per halving iteration, say).
+    pub fn set_attr_i64s(&self, name: &str, values: &[i64]) -> anyhow::Result<()> {
+        let ctx = || format!("setting attribute `{name}` of {}", self.path.display());
+        if self
+            .file
+            .attr_names()
+            .with_context(ctx)?
+            .iter()
+            .any(|n| n == name)
+        {
+            self.file.delete_attr(name).with_context(ctx)?;
+        }
+        self.file
+            .new_attr::<i64>()
+            .shape(values.len())
+            .create(name)
+            .and_then(|a| a.write(values))
+            .with_context(ctx)
+    }
+
     /// A root attribute. Integers of any width and enums read as `I64`, booleans as `Bool`, floats
     /// as `F64`, strings (fixed or variable length) as `Str`; arrays and other types as a `Str`.
     pub fn attr(&self, name: &str) -> anyhow::Result<Value> {

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::jobfile::gridsearch::GridSearchJob;
 use crate::ml::estimator::Fitted;
+use crate::ml::search::halving::{best_of_last, HalvingSchedule};
 use crate::ml::search::{
     best_candidate, params_json, scores, Candidate, CandidateSummary, ParamValue, SearchPlan,
     SplitNumbers, SplitOutcome, SplitScores,
@@ -57,13 +58,43 @@ impl JobKind for GridSearchJob {
     }
 
     fn n_tasks(&self) -> usize {
-        self.plan.tasks().len()
+        self.plan.task_id_bound()
+    }
+
+    fn planned_tasks(&self) -> usize {
+        self.plan.planned_tasks()
+    }
+
+    fn in_phases(&self) -> bool {
+        self.plan.halving.is_some()
+    }
+
+    /// The fits of every halving iteration reached: an iteration's survivors once the journal
+    /// holds every fit of the one before.
+    fn phase_tasks(&self, journal: &Table) -> anyhow::Result<Vec<usize>> {
+        let scores = split_scores(journal, &self.plan)?;
+        let iterations = self
+            .plan
+            .halving_iterations(|i, c, f| scores.test_score(i, c, f));
+        Ok(iterations
+            .iter()
+            .enumerate()
+            .flat_map(|(iteration, candidates)| {
+                candidates.iter().flat_map(move |&c| {
+                    (0..self.plan.folds.len()).map(move |f| self.plan.halving_task(iteration, c, f))
+                })
+            })
+            .collect())
     }
 
     /// One test and one train column per metric: `test_score`, `train_score` for one metric,
     /// `test_<name>`, `train_<name>` for a list (scikit-learn's `cross_validate` names).
     fn output_schema(&self) -> Schema {
-        let schema = Schema::new()
+        let mut schema = Schema::new();
+        if self.plan.halving.is_some() {
+            schema = schema.i64("iter").i64("n_resources");
+        }
+        let schema = schema
             .i64("candidate")
             .i64("fold")
             .str("params", PARAMS_CHARS)
@@ -80,13 +111,20 @@ impl JobKind for GridSearchJob {
         output
             .iter()
             .map(|s| {
-                let mut row = vec![
+                let mut row = match &self.plan.halving {
+                    Some(schedule) => vec![
+                        Value::I64(s.iteration as i64),
+                        Value::I64(schedule.n_resources[s.iteration] as i64),
+                    ],
+                    None => vec![],
+                };
+                row.extend([
                     Value::I64(s.candidate as i64),
                     Value::I64(s.fold as i64),
                     Value::Str(params_json(&self.plan.candidates[s.candidate])),
                     Value::F64(s.fit_time),
                     Value::F64(s.score_time),
-                ];
+                ]);
                 row.extend(
                     s.test_scores
                         .iter()
@@ -108,20 +146,30 @@ impl JobKind for GridSearchJob {
         file: &ResultFile,
         _wall_seconds: f64,
     ) -> anyhow::Result<()> {
-        let summaries = split_scores(journal, &self.plan)?.summarise();
-        file.write_table("cv_results", &self.cv_results(&summaries))?;
+        let scores = split_scores(journal, &self.plan)?;
+        let rows = self.result_rows(&scores);
+        let summaries = scores.summarise(&rows);
+        file.write_table("cv_results", &self.cv_results(&rows, &summaries))?;
+        if let Some(schedule) = &self.plan.halving {
+            write_halving_attributes(file, schedule, &rows)?;
+        }
         let refit_metric = self.plan.metrics.refit_index();
-        let Some(best) = best_candidate(&summaries, refit_metric) else {
+        let best = match &self.plan.halving {
+            Some(_) => best_of_last_iteration(&rows, &summaries),
+            None => best_candidate(&summaries, refit_metric),
+        };
+        let Some(best) = best else {
             eprintln!("triton-batch: every candidate failed; no best candidate, no refit");
             return Ok(());
         };
+        let candidate = rows[best].1;
         let refit = if self.refit {
-            Some(self.refit(best)?)
+            Some(self.refit(candidate)?)
         } else {
             None
         };
         let best_score = summaries[best].test[refit_metric].1;
-        let best_table = self.best_table(best, best_score, refit.as_ref());
+        let best_table = self.best_table((best, candidate), best_score, refit.as_ref());
         // The same facts as root attributes too, like GridSearchCV's best_* attributes.
         for (column, value) in best_table.schema.columns.iter().zip(&best_table.rows[0]) {
             file.set_attr(&column.name, value)?;
@@ -147,12 +195,16 @@ fn score_names<'a>(plan: &'a SearchPlan, set: &'a str) -> impl Iterator<Item = S
         .map(move |suffix| format!("{set}_{suffix}"))
 }
 
-/// Per (candidate, fold) numbers read back from the journal.
+/// Per (iteration, candidate, fold) numbers read back from the journal.
 fn split_scores(journal: &Table, plan: &SearchPlan) -> anyhow::Result<SplitScores> {
     let n_metrics = plan.metrics.list().len();
     let mut scores = SplitScores::new(plan.candidates.len(), plan.folds.len(), n_metrics);
     let candidate = journal.i64_column("candidate")?;
     let fold = journal.i64_column("fold")?;
+    let iteration = match plan.halving {
+        Some(_) => journal.i64_column("iter")?,
+        None => vec![0; journal.rows.len()],
+    };
     let columns = |set| {
         score_names(plan, set)
             .map(|name| journal.f64_column(&name))
@@ -168,14 +220,51 @@ fn split_scores(journal: &Table, plan: &SearchPlan) -> anyhow::Result<SplitScore
             fit_time: fit_time[row],
             score_time: score_time[row],
         };
-        let place = usize::try_from(candidate[row])
-            .ok()
-            .zip(usize::try_from(fold[row]).ok());
-        place
-            .and_then(|(c, f)| scores.record(c, f, numbers))
+        let place = [iteration[row], candidate[row], fold[row]].map(|i| usize::try_from(i).ok());
+        let [Some(i), Some(c), Some(f)] = place else {
+            anyhow::bail!("journal row {row} is outside the grid");
+        };
+        scores
+            .record((i, c, f), numbers)
             .ok_or_else(|| anyhow::anyhow!("journal row {row} is outside the grid"))?;
     }
     Ok(scores)
+}
+
+/// The row of the best candidate of a halving search: the first best mean test score of its last
+/// iteration (scikit-learn's `best_index_`).
+fn best_of_last_iteration(
+    rows: &[(usize, usize)],
+    summaries: &[CandidateSummary],
+) -> Option<usize> {
+    let last = rows.last()?.0;
+    let first = rows.iter().position(|&(i, _)| i == last)?;
+    let means: Vec<f64> = summaries[first..].iter().map(|s| s.test[0].1).collect();
+    Some(first + best_of_last(&means))
+}
+
+/// scikit-learn's attributes of a halving search, per iteration where they are lists.
+fn write_halving_attributes(
+    file: &ResultFile,
+    schedule: &HalvingSchedule,
+    rows: &[(usize, usize)],
+) -> anyhow::Result<()> {
+    let counts = |values: &[usize]| values.iter().map(|&v| v as i64).collect::<Vec<i64>>();
+    file.set_attr_i64s("n_candidates", &counts(&schedule.n_candidates))?;
+    file.set_attr_i64s("n_resources", &counts(&schedule.n_resources))?;
+    let last = rows.last().map_or(0, |r| r.0);
+    let remaining = schedule.survivors_count(rows.iter().filter(|r| r.0 == last).count());
+    for (name, value) in [
+        ("n_iterations", schedule.n_iterations()),
+        ("n_required_iterations", schedule.n_required_iterations),
+        ("n_possible_iterations", schedule.n_possible_iterations),
+        ("n_remaining_candidates", remaining),
+        ("min_resources", schedule.min_resources),
+        ("max_resources", schedule.max_resources),
+    ] {
+        file.set_attr(name, &Value::I64(value as i64))?;
+    }
+    file.set_attr("factor", &Value::F64(schedule.factor))
 }
 
 /// The refit of the best candidate on all training data.
@@ -186,7 +275,18 @@ struct Refit {
 }
 
 impl GridSearchJob {
-    fn cv_results(&self, summaries: &[CandidateSummary]) -> Table {
+    /// The rows of `cv_results`, as (iteration, candidate): every candidate of a full search, or
+    /// each halving iteration's candidates in its order.
+    fn result_rows(&self, scores: &SplitScores) -> Vec<(usize, usize)> {
+        self.plan
+            .halving_iterations(|i, c, f| scores.test_score(i, c, f))
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, candidates)| candidates.into_iter().map(move |c| (i, c)))
+            .collect()
+    }
+
+    fn cv_results(&self, rows: &[(usize, usize)], summaries: &[CandidateSummary]) -> Table {
         let plan = &self.plan;
         let mut schema = Schema::new()
             .f64("mean_fit_time")
@@ -224,10 +324,14 @@ impl GridSearchJob {
                 .map(|&v| Value::F64(v))
                 .collect()
         };
+        if plan.halving.is_some() {
+            schema = schema.i64("iter").i64("n_resources");
+        }
         let rows = summaries
             .iter()
-            .zip(&plan.candidates)
-            .map(|(summary, candidate)| {
+            .zip(rows)
+            .map(|(summary, &(iteration, candidate))| {
+                let candidate = &plan.candidates[candidate];
                 let (fit_mean, fit_std) = summary.fit_time;
                 let (score_mean, score_std) = summary.score_time;
                 let mut row: Row = [fit_mean, fit_std, score_mean, score_std]
@@ -242,6 +346,10 @@ impl GridSearchJob {
                     if plan.return_train_score {
                         row.extend(scores(&summary.train[m]));
                     }
+                }
+                if let Some(schedule) = &plan.halving {
+                    row.push(Value::I64(iteration as i64));
+                    row.push(Value::I64(schedule.n_resources[iteration] as i64));
                 }
                 row
             })
@@ -266,7 +374,13 @@ impl GridSearchJob {
         })
     }
 
-    fn best_table(&self, best: usize, best_score: f64, refit: Option<&Refit>) -> Table {
+    /// The `best` table of the best `(row of cv_results, candidate)`.
+    fn best_table(
+        &self,
+        (best, candidate): (usize, usize),
+        best_score: f64,
+        refit: Option<&Refit>,
+    ) -> Table {
         let schema = Schema::new()
             .i64("best_index")
             .str("best_params", PARAMS_CHARS)
@@ -278,7 +392,7 @@ impl GridSearchJob {
             .i64("n_test");
         let row = vec![
             Value::I64(best as i64),
-            Value::Str(params_json(&self.plan.candidates[best])),
+            Value::Str(params_json(&self.plan.candidates[candidate])),
             Value::F64(best_score),
             Value::F64(refit.map_or(f64::NAN, |r| r.seconds)),
             Value::F64(refit.map_or(f64::NAN, |r| r.test_score)),

@@ -70,7 +70,22 @@ pub trait JobKind: Serialize + DeserializeOwned + Clone + Sync {
     fn fingerprint(&self) -> String {
         String::new()
     }
+    /// Task ids run from 0 to this bound.
     fn n_tasks(&self) -> usize;
+    /// How many tasks a complete run runs (fewer than `n_tasks` for a job in phases).
+    fn planned_tasks(&self) -> usize {
+        self.n_tasks()
+    }
+    /// Whether the tasks come in phases, each known once the previous one is done (a halving
+    /// search); otherwise every task of `0..n_tasks` is run.
+    fn in_phases(&self) -> bool {
+        false
+    }
+    /// A job in phases: the tasks of every phase reached, given the journal so far (sorted by
+    /// task id).
+    fn phase_tasks(&self, _journal: &Table) -> anyhow::Result<Vec<usize>> {
+        Ok((0..self.n_tasks()).collect())
+    }
     /// Estimated peak memory per rank, result size and model file size.
     fn estimated_sizes(&self) -> crate::jobfile::sizes::Sizes;
     /// A model file the run writes besides the result (`--save-model`).
@@ -273,7 +288,7 @@ fn open_journal<J: JobKind>(
     if resume && log_path.exists() {
         if let Some(reopened) = TaskLog::reopen(&log_path, &identity)? {
             if !quiet {
-                eprintln!("{}", resume_note(&log_path, &reopened, job.n_tasks()));
+                eprintln!("{}", resume_note(&log_path, &reopened, job.planned_tasks()));
             }
             return rebuilt_journal(job, text, out, run, reopened);
         }
@@ -485,7 +500,14 @@ fn run_and_finish<J: JobKind>(
         pool,
     };
     let Some(mut journal) = journal else {
-        scheduler::run(cluster, &worker, &[], args.schedule, |_| Ok(()));
+        scheduler::run(
+            cluster,
+            &worker,
+            &[],
+            args.schedule,
+            |_| Ok(()),
+            || Ok(vec![]),
+        );
         return Ok(());
     };
     let mut rows = journal.file.append_table(J::JOURNAL_TABLE)?;
@@ -494,15 +516,32 @@ fn run_and_finish<J: JobKind>(
         Some(records) => replay(job, &records, &mut rows, &mut running, &journal.file)?,
         None => covered.unwrap_or(journal.recorded).into_iter().collect(),
     };
-    let pending: Vec<usize> = (0..job.n_tasks()).filter(|t| !done.contains(t)).collect();
-    let mut progress = Progress::with_choice(job.n_tasks(), done.len(), args.progress);
+    // A job in phases: the tasks of the phases reached that the journal lacks.
+    let next_phase = || -> anyhow::Result<Vec<usize>> {
+        if !job.in_phases() {
+            return Ok(vec![]);
+        }
+        let table = sorted_by_task(journal.file.read_table(J::JOURNAL_TABLE)?)?;
+        let recorded: std::collections::BTreeSet<i64> =
+            table.i64_column("task")?.into_iter().collect();
+        let needed = job.phase_tasks(&table)?;
+        Ok(needed
+            .into_iter()
+            .filter(|&t| !recorded.contains(&(t as i64)))
+            .collect())
+    };
+    let pending: Vec<usize> = match job.in_phases() {
+        true => next_phase()?,
+        false => (0..job.n_tasks()).filter(|t| !done.contains(t)).collect(),
+    };
+    let mut progress = Progress::with_choice(job.planned_tasks(), done.len(), args.progress);
     let mut ranks = RankLoad::new(cluster.hosts());
     let mut journaled = done.len();
     let log_path = files::tasks_path(&journal.out);
     let saved = std::rc::Rc::new(std::cell::Cell::new(journaled));
     cluster.on_interrupt(Some(interrupt_note(
         saved.clone(),
-        job.n_tasks(),
+        job.planned_tasks(),
         &journal.path,
         cluster.size(),
     )));
@@ -537,6 +576,7 @@ fn run_and_finish<J: JobKind>(
             saved.set(journaled);
             failure::injected_after_journaled(journaled)
         },
+        next_phase,
     );
     cluster.on_interrupt(None);
     progress.finish();

@@ -13,6 +13,10 @@
 //! answer (it waits) while nothing is queued but tasks are still out, since a lost rank may yet
 //! give some back. Workers learn that the job is over from `Cluster::end`.
 //!
+//! A job in phases (a halving search) gives more tasks once every task out so far is done:
+//! `more` runs on rank 0 at that moment, and the ranks that were waiting get the new tasks; the
+//! job is over when it gives none.
+//!
 //! Which rank runs a task never changes its output (task streams come from the seed and task id),
 //! so callers that reduce by task id get the same numbers under any schedule, rank count or loss.
 
@@ -91,15 +95,17 @@ pub struct Completed<O> {
 }
 
 /// Runs `pending` (meaningful on rank 0) over all ranks and passes every output to `sink` on rank
-/// 0, where it returns once every task is done; lost ranks are in `Cluster::lost`. On a worker it
-/// returns when rank 0 ends the job with status 0 (other statuses end the process). A task that
-/// fails, or a sink that fails, ends the whole job at once.
+/// 0, then the tasks `more` gives each time all are done, and returns there once `more` gives
+/// none; lost ranks are in `Cluster::lost`. On a worker it returns when rank 0 ends the job with
+/// status 0 (other statuses end the process). A task that fails, or a sink or `more` that fails,
+/// ends the whole job at once.
 pub fn run<T: Tasks>(
     cluster: &Cluster,
     tasks: &T,
     pending: &[usize],
     schedule: Schedule,
     mut sink: impl FnMut(Completed<T::Output>) -> anyhow::Result<()>,
+    mut more: impl FnMut() -> anyhow::Result<Vec<usize>>,
 ) {
     let (event_tx, event_rx) = mpsc::channel();
     let (assign_tx, assign_rx) = mpsc::channel();
@@ -115,7 +121,9 @@ pub fn run<T: Tasks>(
         });
         if cluster.is_root() {
             let mut book = Book::new(pending, cluster.size(), schedule);
-            coordinate(cluster, &mut book, &event_rx, &assign_tx, &mut sink);
+            coordinate(
+                cluster, &mut book, &event_rx, &assign_tx, &mut sink, &mut more,
+            );
         } else {
             relay(cluster, &event_rx, &assign_tx);
         }
@@ -245,13 +253,14 @@ fn relay<O: Serialize>(
     }
 }
 
-/// Rank 0's main thread until every task is done.
+/// Rank 0's main thread until every task is done and `more` gives none.
 fn coordinate<O: DeserializeOwned>(
     cluster: &Cluster,
     book: &mut Book,
     events: &mpsc::Receiver<LocalEvent<O>>,
     local_assignments: &mpsc::Sender<Vec<usize>>,
     sink: &mut impl FnMut(Completed<O>) -> anyhow::Result<()>,
+    more: &mut impl FnMut() -> anyhow::Result<Vec<usize>>,
 ) {
     let assign = |rank: usize, chunk: Vec<usize>| {
         if rank == 0 {
@@ -269,7 +278,16 @@ fn coordinate<O: DeserializeOwned>(
         }
     };
     let world = cluster.world();
-    while !book.all_done() {
+    loop {
+        if book.all_done() {
+            let next = more().unwrap_or_else(|err| cluster.abort(&format!("{err:#}"), 1));
+            if next.is_empty() {
+                return;
+            }
+            for (waiting, chunk) in book.extend(&next) {
+                assign(waiting, chunk);
+            }
+        }
         for rank in cluster.tend() {
             for (parked, chunk) in book.lose(rank) {
                 assign(parked, chunk);
@@ -392,6 +410,29 @@ impl Book {
     fn complete(&mut self, rank: usize, task: usize) -> bool {
         self.held[rank].remove(&task);
         !self.lost[rank] && self.done.insert(task)
+    }
+
+    /// The next phase's `tasks` join the book (all earlier ones are done). Returns the chunks for
+    /// the ranks that were waiting, in the order they asked.
+    fn extend(&mut self, tasks: &[usize]) -> Vec<(usize, Vec<usize>)> {
+        self.expected += tasks.len();
+        let live: Vec<usize> = (0..self.lost.len()).filter(|&r| !self.lost[r]).collect();
+        match self.schedule {
+            Schedule::Dynamic => self.queue.extend(tasks),
+            Schedule::Static => {
+                for (i, &rank) in live.iter().enumerate() {
+                    self.shares[rank] =
+                        Some(tasks[static_share(i, live.len(), tasks.len())].to_vec());
+                }
+            }
+        }
+        let waiting = std::mem::take(&mut self.parked);
+        let chunks = waiting
+            .into_iter()
+            .filter_map(|rank| Some((rank, self.request(rank)?)))
+            .collect();
+        self.report_ranks();
+        chunks
     }
 
     /// `rank` is lost: what it held (and its static share, if it never asked) goes back to the
@@ -519,6 +560,40 @@ mod tests {
             VecDeque::from(vec![14, 15, 17, 18]),
             "back to the front, in task order"
         );
+    }
+
+    #[test]
+    fn a_new_phase_goes_to_the_ranks_waiting_for_it() {
+        for schedule in [Schedule::Dynamic, Schedule::Static] {
+            let mut book = Book::new(&[0, 1, 2], 3, schedule);
+            for rank in 0..3 {
+                assert_eq!(book.request(rank), Some(vec![rank]), "{schedule:?}");
+                assert!(book.complete(rank, rank));
+            }
+            assert!(book.all_done());
+            for rank in [2, 0, 1] {
+                assert_eq!(
+                    book.request(rank),
+                    None,
+                    "{schedule:?}: nothing yet, it waits"
+                );
+            }
+            assert!(book.lose(1).is_empty());
+            let chunks = book.extend(&[7, 8, 9, 10]);
+            assert!(!book.all_done());
+            let ranks: Vec<usize> = chunks.iter().map(|(rank, _)| *rank).collect();
+            assert_eq!(
+                ranks,
+                vec![2, 0],
+                "{schedule:?}: the live ranks that wait, in order"
+            );
+            let mut handed: Vec<usize> = chunks.into_iter().flat_map(|(_, c)| c).collect();
+            while let Some(chunk) = book.request(0) {
+                handed.extend(chunk);
+            }
+            handed.sort_unstable();
+            assert_eq!(handed, vec![7, 8, 9, 10], "{schedule:?}");
+        }
     }
 
     #[test]

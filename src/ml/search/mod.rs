@@ -4,6 +4,7 @@
 //! the summary of per-split scores into `cv_results` columns (`summary`); a randomized search's
 //! candidates (`sampler`). No MPI and no files here.
 
+pub mod halving;
 mod plan;
 pub mod sampler;
 mod scoring;

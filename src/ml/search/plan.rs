@@ -6,13 +6,19 @@
 //! increasing C with one kernel cache, each fit warm-started from the previous C's solution
 //! (except under the sigmoid kernel). Every other candidate and fold is a task of its own. The
 //! plan is a function of the job alone, so results never depend on ranks or schedule.
+//!
+//! A halving search (`halving`) fits every (iteration, candidate, fold) alone, on the iteration's
+//! row subsample of the fold; a task id names all three, so any rank can run any task without
+//! knowing who advanced (rank 0 decides that between iterations, and only hands out the tasks
+//! of the candidates that did).
 
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::halving::HalvingSchedule;
 use super::scoring::{scores, Metrics};
-use super::Candidate;
+use super::{mean_std, Candidate};
 use crate::ml::cv::Split;
 use crate::ml::estimator::{EstimatorParams, Fitted};
 use crate::ml::svm::{Kernel, SvcParams, SvcWorkspace, SvmError};
@@ -33,12 +39,17 @@ pub struct SearchPlan {
     pub folds: Vec<Split>,
     pub metrics: Metrics,
     pub return_train_score: bool,
+    /// A halving search's schedule; `None` for a search of every candidate on all rows.
+    pub halving: Option<HalvingSchedule>,
+    /// The C-chains of a full search (none under halving).
     tasks: Vec<TaskFits>,
 }
 
 /// One fit of one candidate on one fold.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SplitOutcome {
+    /// The halving iteration (0 for a full search).
+    pub iteration: usize,
     pub candidate: usize,
     pub fold: usize,
     pub fit_time: f64,
@@ -68,8 +79,12 @@ impl SearchPlan {
         folds: Vec<Split>,
         metrics: Metrics,
         return_train_score: bool,
+        halving: Option<HalvingSchedule>,
     ) -> Self {
-        let tasks = chain_fits(&params, folds.len());
+        let tasks = match halving {
+            Some(_) => vec![],
+            None => chain_fits(&params, folds.len()),
+        };
         SearchPlan {
             names,
             candidates,
@@ -77,13 +92,90 @@ impl SearchPlan {
             folds,
             metrics,
             return_train_score,
+            halving,
             tasks,
         }
     }
 
-    /// The tasks, in task-id order.
+    /// The C-chains of a full search, in task-id order.
     pub fn tasks(&self) -> &[TaskFits] {
         &self.tasks
+    }
+
+    /// Task ids run from 0 to this bound (under halving, not every id is run).
+    pub fn task_id_bound(&self) -> usize {
+        match &self.halving {
+            Some(schedule) => schedule.n_iterations() * self.candidates.len() * self.folds.len(),
+            None => self.tasks.len(),
+        }
+    }
+
+    /// How many tasks a complete run runs.
+    pub fn planned_tasks(&self) -> usize {
+        match &self.halving {
+            Some(schedule) => schedule.n_candidates.iter().sum::<usize>() * self.folds.len(),
+            None => self.tasks.len(),
+        }
+    }
+
+    /// The id of halving iteration `iteration`'s fit of `candidate` on `fold`.
+    pub fn halving_task(&self, iteration: usize, candidate: usize, fold: usize) -> usize {
+        (iteration * self.candidates.len() + candidate) * self.folds.len() + fold
+    }
+
+    /// A task's halving iteration (0 for a full search) and its fits.
+    pub fn task_fits(&self, task: usize) -> (usize, TaskFits) {
+        match self.halving {
+            Some(_) => {
+                let (fold, rest) = (task % self.folds.len(), task / self.folds.len());
+                let (candidate, iteration) =
+                    (rest % self.candidates.len(), rest / self.candidates.len());
+                (iteration, vec![(candidate, fold)])
+            }
+            None => (0, self.tasks[task].clone()),
+        }
+    }
+
+    /// The (train, test) rows of `fold` in `iteration`: all of the fold's rows, or the halving
+    /// iteration's subsample of them.
+    fn fold_rows(&self, iteration: usize, fold: usize) -> (Vec<usize>, Vec<usize>) {
+        let (train, test) = &self.folds[fold];
+        match &self.halving {
+            Some(schedule) => (
+                schedule.subsample(train, iteration),
+                schedule.subsample(test, iteration),
+            ),
+            None => (train.clone(), test.clone()),
+        }
+    }
+
+    /// The candidates of each halving iteration reached so far, in scikit-learn's order: every
+    /// candidate first; the next iteration's once every fit of the previous one has a test score
+    /// (`test_score(iteration, candidate, fold)`, by the first metric).
+    pub fn halving_iterations(
+        &self,
+        test_score: impl Fn(usize, usize, usize) -> Option<f64>,
+    ) -> Vec<Vec<usize>> {
+        let Some(schedule) = &self.halving else {
+            return vec![(0..self.candidates.len()).collect()];
+        };
+        let mut iterations = vec![(0..self.candidates.len()).collect::<Vec<usize>>()];
+        while iterations.len() < schedule.n_iterations() {
+            let iteration = iterations.len() - 1;
+            let candidates = &iterations[iteration];
+            let means: Option<Vec<f64>> = candidates
+                .iter()
+                .map(|&c| {
+                    let folds: Option<Vec<f64>> = (0..self.folds.len())
+                        .map(|f| test_score(iteration, c, f))
+                        .collect();
+                    folds.map(|scores| mean_std(&scores).0)
+                })
+                .collect();
+            let Some(means) = means else { break };
+            iterations.push(schedule.survivors(candidates, &means));
+        }
+        iterations
     }
 
     /// Runs task `task` on `train` (the whole training data; the fold picks the rows).
@@ -94,9 +186,9 @@ impl SearchPlan {
         task: usize,
         injected_failure: impl Fn(usize) -> Option<String>,
     ) -> Result<Vec<SplitOutcome>, SvmError> {
-        let fits = &self.tasks[task];
-        let (train_rows, test_rows) = &self.folds[fits[0].1];
-        let (fold_train, fold_test) = (train.select(train_rows), train.select(test_rows));
+        let (iteration, fits) = self.task_fits(task);
+        let (train_rows, test_rows) = self.fold_rows(iteration, fits[0].1);
+        let (fold_train, fold_test) = (train.select(&train_rows), train.select(&test_rows));
         let mut workspace = match &self.params[fits[0].0] {
             EstimatorParams::Svc(svc) => {
                 let mut ws =
@@ -124,16 +216,17 @@ impl SearchPlan {
                 let started = Instant::now();
                 let fitted = injected_failure(candidate).map_or_else(fit, Err);
                 let fit_time = started.elapsed().as_secs_f64();
-                self.evaluate(candidate, fold, (&fold_train, &fold_test), fitted, fit_time)
+                let split = (iteration, candidate, fold);
+                self.evaluate(split, (&fold_train, &fold_test), fitted, fit_time)
             })
             .collect())
     }
 
-    /// Scores one fit that took `fit_time` seconds with every metric.
+    /// Scores one fit of (iteration, candidate, fold) that took `fit_time` seconds with every
+    /// metric.
     fn evaluate(
         &self,
-        candidate: usize,
-        fold: usize,
+        (iteration, candidate, fold): (usize, usize, usize),
         (train, test): (&Dataset, &Dataset),
         fitted: Result<Fitted, String>,
         fit_time: f64,
@@ -156,6 +249,7 @@ impl SearchPlan {
             Err(error) => (unscored(), unscored(), None, error),
         };
         SplitOutcome {
+            iteration,
             candidate,
             fold,
             fit_time,

@@ -1,11 +1,13 @@
 //! `triton-batch plot`: draws a result file as an SVG or PNG chart chosen by its `job_kind`
-//! attribute: a grid search's mean test score as a heatmap over two parameters (`heatmap`), a
+//! attribute: a grid search's mean test score as a heatmap over two parameters (`heatmap`), or a
+//! halving search's by iteration (`halving`), a
 //! forest's feature importances as bars (`importances`), a Monte Carlo price converging over its
 //! blocks (`convergence`); with `--timeline`, any of them as a task stream per rank (`timeline`).
 //! `figure` holds what the charts share; `scaling` draws the chart of `triton-batch report`.
 
 mod convergence;
 mod figure;
+mod halving;
 mod heatmap;
 mod importances;
 pub(crate) mod scaling;
@@ -130,6 +132,22 @@ pub fn plot(path: &Path, opts: &PlotOptions) -> anyhow::Result<PathBuf> {
         return Ok(out);
     }
     match kind.as_str() {
+        "gridsearch" if is_halving(&file)? => {
+            if opts.x.is_some() || opts.y.is_some() {
+                return Err(PlotError::AxesNotApplicable {
+                    file: path.to_path_buf(),
+                    kind: "halving search (drawn by iteration)".into(),
+                }
+                .into());
+            }
+            let cv = table(&file, "cv_results", "gridsearch")?;
+            let best = match file.has_table("best") {
+                true => Some(file.read_table("best")?.i64_column("best_index")?[0] as usize),
+                false => None,
+            };
+            let chart = halving::Halving::from_table(&cv, "mean_test_score", best, &name)?;
+            figure::render(&chart, &out, "--out")?;
+        }
         "gridsearch" => {
             let heatmap = heatmap::Heatmap::from_file(&file, &name, opts)?;
             figure::render(&heatmap, &out, "--out")?;
@@ -154,6 +172,17 @@ pub fn plot(path: &Path, opts: &PlotOptions) -> anyhow::Result<PathBuf> {
         }
     }
     Ok(out)
+}
+
+/// Whether a grid-search result is a halving search's (its `cv_results` has an `iter` column).
+fn is_halving(file: &ResultFile) -> anyhow::Result<bool> {
+    Ok(file.has_table("cv_results")
+        && file
+            .read_table("cv_results")?
+            .schema
+            .columns
+            .iter()
+            .any(|c| c.name == "iter"))
 }
 
 /// A table the job kind `kind` always writes, or an error listing the tables there are.
