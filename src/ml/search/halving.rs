@@ -269,6 +269,27 @@ mod tests {
         assert_eq!(s.n_candidates, vec![100, 34, 12, 4, 2]);
     }
 
+    /// HalvingRandomSearchCV() on 1000 rows of 3 classes in 3 folds: "smallest" is 18 rows, so
+    /// "exhaust" draws 1000 // 18 = 55 candidates: n_resources_ [18, 54, 162, 486],
+    /// n_candidates_ [55, 19, 7, 3].
+    #[test]
+    fn a_random_search_exhausts_the_rows_with_its_candidates() {
+        let data = SearchData {
+            n_samples: 1000,
+            n_splits: 3,
+            n_classes: 3,
+        };
+        let p = params(MinResources::Smallest, false);
+        let n = p.candidates_to_draw(CandidateCount::Exhaust, data).unwrap();
+        assert_eq!(n, 55);
+        let s = p.schedule(n, data).unwrap();
+        assert_eq!(s.n_resources, vec![18, 54, 162, 486]);
+        assert_eq!(s.n_candidates, vec![55, 19, 7, 3]);
+        let both =
+            params(MinResources::Exhaust, false).candidates_to_draw(CandidateCount::Exhaust, data);
+        assert!(both.unwrap_err().contains("cannot both be \"exhaust\""));
+    }
+
     #[test]
     fn survivors_are_the_top_third_in_increasing_score_nan_first() {
         let s = params(MinResources::Exhaust, false)
