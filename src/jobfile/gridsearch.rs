@@ -599,8 +599,12 @@ impl GridSearchJob {
         };
         // Every search but a halving one knows its candidates before the data is loaded.
         let early = search_candidates(&file.search, &grids, None).map_err(invalid)?;
-        if let (Some(searched), Some(shape)) = (&early, DataShape::planned(&spec)) {
-            let params = checked_params(&searched.candidates).map_err(invalid)?;
+        if let Some(shape) = DataShape::planned(&spec) {
+            // A halving search's candidates wait for the data; its size alone is checked here.
+            let params = match &early {
+                Some(searched) => checked_params(&searched.candidates).map_err(invalid)?,
+                None => vec![],
+            };
             let (memory, what) = search_memory(&params, &shape, folds);
             sizes::check_memory(memory, &what).map_err(invalid)?;
         }

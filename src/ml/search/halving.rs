@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use super::sampler::LegacyRandomState;
 
+/// The most iterations a search may plan: each ends with a pause while rank 0 decides who
+/// advances, and a factor barely above 1 would plan millions.
+const MAX_ITERATIONS: usize = 1000;
+
 /// `min_resources`: rows of the first iteration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum MinResources {
@@ -124,6 +128,11 @@ impl HalvingParams {
         // Python's math.log(x, base): log(x) / log(base), the same libm calls.
         let log = |x: usize| (x as f64).ln() / factor.ln();
         let n_required_iterations = 1 + log(n_candidates).floor() as usize;
+        if n_required_iterations > MAX_ITERATIONS {
+            return Err(format!(
+                "[search] factor = {factor} needs {n_required_iterations} iterations to narrow {n_candidates} candidates down, more than {MAX_ITERATIONS}; use a larger factor (scikit-learn's default is 3)"
+            ));
+        }
         if self.min_resources == MinResources::Exhaust {
             let last = (n_required_iterations - 1) as i32;
             min = min.max((max as f64 / factor.powi(last)).floor() as usize);
@@ -133,6 +142,7 @@ impl HalvingParams {
             true => n_required_iterations,
             false => n_possible_iterations.min(n_required_iterations),
         };
+
         let mut n_resources = Vec::with_capacity(n_iterations);
         let mut n_candidates_per = Vec::with_capacity(n_iterations);
         let mut remaining = n_candidates;
