@@ -7,9 +7,10 @@
 //! (other C, shrinking on or off) reuse every row still cached. A cold solve first puts the rows
 //! back in their given order ([`KernelCache::restore_order`]), so that it takes libsvm's path.
 //!
-//! Cached values are rounded to single precision, as libsvm's are (its `Qfloat` is `float`; the
-//! diagonal, `QD`, stays double): the solver's gradients, working-set choices and steps then see
-//! the kernel values libsvm's do. Where the solution depends on the path (the sigmoid kernel is
+//! A cache made `single` rounds its values to single precision, as libsvm's are (its `Qfloat` is
+//! `float`; the diagonal, `QD`, stays double): the solver's gradients, working-set choices and
+//! steps then see the kernel values libsvm's do. Cold fits use it; warm-started workspace fits
+//! keep f64 values (see `workspace`). Where the solution depends on the path (the sigmoid kernel is
 //! not positive semi-definite; a poly fit stopped at tol), that rounding decides which answer the
 //! solver ends at: with f64 values, fresh fits of the notebook's grid ended 2–3 test samples off
 //! scikit-learn's (sigmoid, C = 1, 2, 5, shrinking on; tests/reference/svc_grid_splits.h5); with
