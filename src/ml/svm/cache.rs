@@ -6,6 +6,15 @@
 //! that order, so it survives from one fit to the next: fits on the same rows with the same kernel
 //! (other C, shrinking on or off) reuse every row still cached. A cold solve first puts the rows
 //! back in their given order ([`KernelCache::restore_order`]), so that it takes libsvm's path.
+//!
+//! A cache made `single` rounds its values to single precision, as libsvm's are (its `Qfloat` is
+//! `float`; the diagonal, `QD`, stays double): the solver's gradients, working-set choices and
+//! steps then see the kernel values libsvm's do. Cold fits use it; warm-started workspace fits
+//! keep f64 values (see `workspace`). Where the solution depends on the path (the sigmoid kernel is
+//! not positive semi-definite; a poly fit stopped at tol), that rounding decides which answer the
+//! solver ends at: with f64 values, fresh fits of the notebook's grid ended 2–3 test samples off
+//! scikit-learn's (sigmoid, C = 1, 2, 5, shrinking on; tests/reference/svc_grid_splits.h5); with
+//! f32 values they score as scikit-learn's, in the same number of iterations.
 
 use ndarray::ArrayView2;
 
@@ -34,15 +43,19 @@ pub(crate) struct KernelCache {
     capacity: usize,
     query: Vec<f64>,
     computed: u64,
+    /// Values rounded to single precision, as libsvm's (see the module docs).
+    single: bool,
 }
 
 impl KernelCache {
-    /// The rows `rows` of `x` (all rows when `None`) under `spec`, with `cache_mb` MB for rows.
+    /// The rows `rows` of `x` (all rows when `None`) under `spec`, with `cache_mb` MB for rows;
+    /// values in single precision when `single` (libsvm's), else in f64.
     pub(crate) fn new(
         spec: KernelSpec,
         x: ArrayView2<f64>,
         rows: Option<&[usize]>,
         cache_mb: f64,
+        single: bool,
     ) -> Self {
         let x = FeatureMajor::from_rows(x, rows);
         let n = x.n;
@@ -61,6 +74,7 @@ impl KernelCache {
             spare: None,
             capacity,
             computed: 0,
+            single,
         }
     }
 
@@ -79,6 +93,11 @@ impl KernelCache {
     /// The kernel.
     pub(crate) fn spec(&self) -> &KernelSpec {
         &self.spec
+    }
+
+    /// Whether values are rounded to single precision.
+    pub(crate) fn single(&self) -> bool {
+        self.single
     }
 
     /// Kernel values computed so far (a measure of the work the cache did not save).
@@ -184,6 +203,12 @@ impl KernelCache {
                 len,
                 &mut row[have..len],
             );
+            if self.single {
+                // libsvm's Q values are single precision (see the module docs).
+                for v in &mut row[have..len] {
+                    *v = *v as f32 as f64;
+                }
+            }
             self.computed += (len - have) as u64;
         }
         self.push_mru(p);

@@ -227,7 +227,7 @@ fn solve_cold(
     settings: SolverSettings,
     cache_mb: f64,
 ) -> Solution {
-    let mut cache = KernelCache::new(*spec, x, Some(rows), cache_mb);
+    let mut cache = KernelCache::new(*spec, x, Some(rows), cache_mb, true);
     solve(&mut cache, y, c, settings, Start::Cold)
 }
 

@@ -1,6 +1,6 @@
 //! Tests of the SVC: agreement with scikit-learn's answers in tests/reference/svc_*.h5 (written
-//! by scripts/reference/svc.py and svc_sigmoid.py), shrinking on/off, the workspace's shared fits,
-//! serde, and the refusal of every invalid parameter or data.
+//! by scripts/reference/svc.py, svc_sigmoid.py and svc_grid_splits.py), shrinking on/off, the
+//! workspace's shared fits, serde, and the refusal of every invalid parameter or data.
 
 use hdf5::types::VarLenUnicode;
 use ndarray::{Array1, Array2, ArrayView2};
@@ -689,4 +689,95 @@ fn a_long_fit_on_threads_is_the_serial_fit() {
         let got = pool.install(|| model.decision_function(x.view()).unwrap());
         assert_eq!(bits(&want), bits(&got), "{threads} threads");
     }
+}
+
+/// The splits of the notebook's grid (make_classification(20000, random_state=0), 3 stratified
+/// folds, gamma = auto) where the solver's path decides the score (issue #12 §4): the sigmoid
+/// kernel is not positive semi-definite, and a poly fit stopped at tol = 1e-3 ends where its
+/// path took it (scikit-learn's own shrinking on and off differ by 2 test samples at C = 1).
+/// Fresh fits, shrinking on and off, must be within one test sample of scikit-learn's
+/// (tests/reference/svc_grid_splits.h5, scripts/reference/svc_grid_splits.py). With kernel
+/// values cached in f64, sigmoid C = 2 / 5 fold 0 and C = 1 fold 2 (shrinking on) ended 3, 2 and
+/// 2 samples off; with libsvm's single-precision values every fit here scores as scikit-learn's
+/// and takes its iteration count (one more at sigmoid C = 5, shrinking on).
+#[test]
+fn notebook_grid_splits_follow_libsvm() {
+    let path = format!(
+        "{}/tests/reference/svc_grid_splits.h5",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let file = hdf5::File::open(&path).unwrap();
+    let x = file.dataset("x").unwrap().read_2d::<f64>().unwrap();
+    let ints = |n: &str| -> Vec<i64> { file.dataset(n).unwrap().read_raw::<i64>().unwrap() };
+    let y: Vec<usize> = ints("y").into_iter().map(|v| v as usize).collect();
+    let fold_of = ints("fold_of");
+    let splits = crate::ml::cv::StratifiedKFold {
+        n_splits: 3,
+        shuffle: None,
+    }
+    .split(&y)
+    .unwrap();
+    for (k, (_, test)) in splits.iter().enumerate() {
+        assert!(test.iter().all(|&t| fold_of[t] == k as i64), "fold {k}");
+    }
+    let kernels: Vec<String> = file
+        .dataset("kernel")
+        .unwrap()
+        .read_raw::<VarLenUnicode>()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.as_str().to_string())
+        .collect();
+    let cs = file.dataset("c").unwrap().read_raw::<f64>().unwrap();
+    let accs = file.dataset("accuracy").unwrap().read_raw::<f64>().unwrap();
+    let (folds, shrinking, n_iter) = (ints("fold"), ints("shrinking"), ints("n_iter"));
+    let classes = vec!["0".to_string(), "1".to_string()];
+    let mut worst = 0.0f64;
+    let mut report = String::new();
+    for i in 0..cs.len() {
+        let (train, test) = &splits[folds[i] as usize];
+        let xs = |rows: &[usize]| x.select(ndarray::Axis(0), rows);
+        let ys = |rows: &[usize]| -> Vec<usize> { rows.iter().map(|&r| y[r]).collect() };
+        let kernel = match kernels[i].as_str() {
+            "poly" => Kernel::Poly,
+            "sigmoid" => Kernel::Sigmoid,
+            "rbf" => Kernel::Rbf,
+            k => panic!("kernel {k}"),
+        };
+        let model = SvcParams {
+            c: cs[i],
+            kernel,
+            gamma: Gamma::Auto,
+            shrinking: shrinking[i] != 0,
+            ..SvcParams::default()
+        }
+        .build()
+        .unwrap()
+        .fit(xs(train).view(), &ys(train), &classes)
+        .unwrap();
+        let y_test = ys(test);
+        let correct = model
+            .predict(xs(test).view())
+            .unwrap()
+            .iter()
+            .zip(&y_test)
+            .filter(|(a, b)| a == b)
+            .count();
+        let theirs = accs[i] * test.len() as f64;
+        let off = (correct as f64 - theirs).abs();
+        worst = worst.max(off);
+        let line = format!(
+            "{} C={} fold={} shrinking={}: ours {correct}/{} ({} iterations), scikit-learn's {theirs:.0} ({} iterations)\n",
+            kernels[i],
+            cs[i],
+            folds[i],
+            shrinking[i] != 0,
+            test.len(),
+            model.n_iter()[0],
+            n_iter[i]
+        );
+        eprint!("{line}");
+        report.push_str(&line);
+    }
+    assert!(worst < 1.5, "more than one test sample off:\n{report}");
 }

@@ -109,6 +109,11 @@ impl SvcWorkspace {
         // The sigmoid kernel is not positive semi-definite: its dual can have several stationary
         // points, and a warm start may reach another one than a cold fit. Rows are still shared.
         let warm = self.warm_start && params.kernel != Kernel::Sigmoid;
+        // Cold fits take libsvm's path, which needs its single-precision kernel values (see
+        // `cache`). Warm-started fits take another path anyway, and end within tol of the
+        // optimum wherever it leaves them: on the notebook's grid, single-precision values moved
+        // four rbf / poly splits from within one test sample of scikit-learn's to 2 off (f64
+        // values: one). They keep f64 values, so their caches are not shared with cold fits'.
         let x = self.x.view();
         let slots = &mut self.slots;
         let mut solver =
@@ -123,7 +128,7 @@ impl SvcWorkspace {
                 if slot
                     .cache
                     .as_ref()
-                    .is_some_and(|cache| cache.spec() != spec)
+                    .is_some_and(|cache| cache.spec() != spec || cache.single() == warm)
                 {
                     slot.cache = None;
                 }
@@ -132,13 +137,14 @@ impl SvcWorkspace {
                     _ => Start::Cold,
                 };
                 let sol: Solution = if keep_caches {
-                    let cache = slot
-                        .cache
-                        .get_or_insert_with(|| KernelCache::new(*spec, x, Some(rows), cache_mb));
+                    let cache = slot.cache.get_or_insert_with(|| {
+                        KernelCache::new(*spec, x, Some(rows), cache_mb, !warm)
+                    });
                     cache.set_cache_mb(cache_mb);
                     solve(cache, y, c, settings, start)
                 } else {
-                    let mut cache = KernelCache::new(*spec, x, Some(rows), params.cache_size);
+                    let mut cache =
+                        KernelCache::new(*spec, x, Some(rows), params.cache_size, !warm);
                     solve(&mut cache, y, c, settings, start)
                 };
                 slot.last = Some(Last {
