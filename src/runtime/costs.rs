@@ -7,6 +7,10 @@
 //! - [`CostModel`] turns units into seconds as tasks finish: per class, seconds per unit over that
 //!   class's finished tasks (any rank), and per rank, a slowness (its seconds over what its tasks
 //!   took on average). Until a task of a class has finished, the mean rate of all classes stands in.
+//! - [`speed_chunk`] sizes a guided chunk by the rank's speed: a share of what remains in
+//!   proportion to its speed rather than an even one, so a Pi beside a desktop does not draw a
+//!   chunk of several tasks that alone outlasts the desktop's work (never larger than the even
+//!   guided chunk, so equal ranks get exactly the guided chunks).
 //! - [`tail_pick`] is the speed-aware tail: which queued task (if any) a requesting rank gets when
 //!   the queue is down to single-task chunks. It plays the rest of the queue out greedily, largest
 //!   task first, each to the rank that would finish it first; the requester gets the first task
@@ -40,65 +44,117 @@ impl TaskCost {
 pub const TAIL_SLACK: f64 = 0.1;
 
 /// Seconds per unit per class and slowness per rank, from the tasks finished so far.
+///
+/// The two are fitted together (seconds ≈ units × rate(class) × slowness(rank)) by a few rounds
+/// of alternating averages over the (rank, class) sums: a class run mostly by a Pi must not look
+/// costly, nor that Pi fast on it. Slowness is scaled to a mean of 1 over the ranks that have
+/// finished something, so a rank not yet heard from counts as average.
 #[derive(Debug, Clone, Default)]
 pub struct CostModel {
-    /// Per class: (seconds, units) of its finished tasks.
-    classes: Vec<(f64, f64)>,
-    /// Per rank: seconds of its finished tasks, and their units per class.
-    ranks: Vec<(f64, Vec<f64>)>,
+    /// Per rank, per class: (seconds, units) of its finished tasks.
+    cells: Vec<Vec<(f64, f64)>>,
+    /// Fitted from `cells` after every observation.
+    rates: Vec<Option<f64>>,
+    slowness: Vec<Option<f64>>,
+    /// Seconds per unit over every finished task (a class not seen yet).
+    mean_rate: Option<f64>,
 }
+
+/// Rounds of the alternating fit: plenty for a handful of classes and ranks (each round is a
+/// pass over the (rank, class) sums).
+const FIT_ROUNDS: usize = 12;
 
 impl CostModel {
     pub fn new(ranks: usize) -> Self {
         CostModel {
-            classes: vec![],
-            ranks: vec![(0.0, vec![]); ranks],
+            cells: vec![vec![]; ranks],
+            ..CostModel::default()
         }
     }
 
     /// Whether any task has finished: before that, nothing is known about seconds or speeds.
     pub fn learned(&self) -> bool {
-        self.classes.iter().any(|&(_, units)| units > 0.0)
+        self.mean_rate.is_some()
     }
 
     /// `rank` finished a task of `cost` in `seconds`.
     pub fn observe(&mut self, rank: usize, cost: TaskCost, seconds: f64) {
-        if !(seconds.is_finite() && cost.units > 0.0) {
+        if !(seconds.is_finite() && seconds > 0.0 && cost.units > 0.0) {
             return;
         }
-        if self.classes.len() <= cost.class {
-            self.classes.resize(cost.class + 1, (0.0, 0.0));
+        if self.cells.len() <= rank {
+            self.cells.resize(rank + 1, vec![]);
         }
-        self.classes[cost.class].0 += seconds;
-        self.classes[cost.class].1 += cost.units;
-        if self.ranks.len() <= rank {
-            self.ranks.resize(rank + 1, (0.0, vec![]));
+        let row = &mut self.cells[rank];
+        if row.len() <= cost.class {
+            row.resize(cost.class + 1, (0.0, 0.0));
         }
-        let (rank_seconds, units) = &mut self.ranks[rank];
-        *rank_seconds += seconds;
-        if units.len() <= cost.class {
-            units.resize(cost.class + 1, 0.0);
-        }
-        units[cost.class] += cost.units;
+        row[cost.class].0 += seconds;
+        row[cost.class].1 += cost.units;
+        self.fit();
     }
 
-    /// Seconds per unit of `class`: its own finished tasks', else the mean over every class
-    /// finished so far, else 1 (only the order of units matters then).
-    fn rate(&self, class: usize) -> f64 {
-        match self.classes.get(class) {
-            Some(&(seconds, units)) if units > 0.0 => seconds / units,
-            _ => {
-                let (seconds, units) = self
-                    .classes
-                    .iter()
-                    .fold((0.0, 0.0), |(s, u), &(cs, cu)| (s + cs, u + cu));
-                if units > 0.0 {
-                    seconds / units
-                } else {
-                    1.0
+    fn fit(&mut self) {
+        let classes = self.cells.iter().map(Vec::len).max().unwrap_or(0);
+        let cell = |rank: usize, class: usize| -> (f64, f64) {
+            self.cells[rank].get(class).copied().unwrap_or((0.0, 0.0))
+        };
+        let mut slowness: Vec<Option<f64>> = self
+            .cells
+            .iter()
+            .map(|row| row.iter().any(|&(_, u)| u > 0.0).then_some(1.0))
+            .collect();
+        let mut rates: Vec<Option<f64>> = vec![None; classes];
+        for _ in 0..FIT_ROUNDS {
+            for (class, rate) in rates.iter_mut().enumerate() {
+                let (seconds, work) = (0..self.cells.len()).fold((0.0, 0.0), |(s, w), rank| {
+                    let (cs, cu) = cell(rank, class);
+                    (s + cs, w + cu * slowness[rank].unwrap_or(1.0))
+                });
+                *rate = (work > 0.0).then(|| seconds / work);
+            }
+            for (rank, slow) in slowness.iter_mut().enumerate() {
+                if slow.is_none() {
+                    continue;
+                }
+                let (seconds, expected) = (0..classes).fold((0.0, 0.0), |(s, e), class| {
+                    let (cs, cu) = cell(rank, class);
+                    (s + cs, e + cu * rates[class].unwrap_or(0.0))
+                });
+                *slow = Some(seconds / expected);
+            }
+            // Scale slowness to a mean of 1 (rates the other way): only their product is fixed.
+            let known: Vec<f64> = slowness.iter().flatten().copied().collect();
+            let mean = known.iter().sum::<f64>() / known.len().max(1) as f64;
+            if mean > 0.0 && mean.is_finite() {
+                for slow in slowness.iter_mut().flatten() {
+                    *slow /= mean;
+                }
+                for rate in rates.iter_mut().flatten() {
+                    *rate *= mean;
                 }
             }
         }
+        let (seconds, work) = (0..self.cells.len()).fold((0.0, 0.0), |(s, w), rank| {
+            (0..classes).fold((s, w), |(s, w), class| {
+                let (cs, cu) = cell(rank, class);
+                (s + cs, w + cu * slowness[rank].unwrap_or(1.0))
+            })
+        });
+        self.mean_rate = (work > 0.0).then(|| seconds / work);
+        self.rates = rates;
+        self.slowness = slowness;
+    }
+
+    /// Seconds per unit of `class`: its own finished tasks', else the mean over every finished
+    /// task, else 1 (only the order of units matters then).
+    fn rate(&self, class: usize) -> f64 {
+        self.rates
+            .get(class)
+            .copied()
+            .flatten()
+            .or(self.mean_rate)
+            .unwrap_or(1.0)
     }
 
     /// Predicted seconds of a task on a rank of average speed.
@@ -106,22 +162,26 @@ impl CostModel {
         cost.units * self.rate(cost.class)
     }
 
-    /// How many times as long as average `rank` takes for a task: its finished tasks' seconds
-    /// over what they took on average. 1 for a rank that has finished nothing yet.
+    /// How many times as long as average `rank` takes for a task. 1 for a rank that has
+    /// finished nothing yet.
     pub fn slowness(&self, rank: usize) -> f64 {
-        let Some((seconds, units)) = self.ranks.get(rank) else {
-            return 1.0;
-        };
-        let expected: f64 = units
-            .iter()
-            .enumerate()
-            .map(|(class, &u)| u * self.rate(class))
-            .sum();
-        if expected > 0.0 && *seconds > 0.0 {
-            seconds / expected
-        } else {
-            1.0
-        }
+        self.slowness.get(rank).copied().flatten().unwrap_or(1.0)
+    }
+}
+
+/// A guided chunk for a rank with `speed_share` of the live ranks' speed (its 1/slowness over
+/// their sum): half its proportional share of the `remaining` tasks, at least one and at most
+/// `guided` (the even guided chunk). With equal speeds that is `guided` itself: the rounding can
+/// only push an exact integer share up, and the cap brings it back.
+pub fn speed_chunk(remaining: usize, guided: usize, speed_share: f64) -> usize {
+    if remaining == 0 || guided == 0 {
+        return 0;
+    }
+    let share = (remaining as f64 * speed_share / 2.0).ceil();
+    if share.is_finite() && share >= 1.0 {
+        (share as usize).min(guided)
+    } else {
+        1
     }
 }
 
@@ -211,9 +271,28 @@ mod tests {
         );
         assert_eq!(model.slowness(0), 0.4);
         assert_eq!(model.slowness(1), 1.6);
-        model.observe(0, poly, 1.0);
-        assert_eq!(model.estimate(poly), 1.0);
         assert_eq!(model.slowness(5), 1.0, "a rank never seen is average");
+        // Poly, seen on the fast rank only: 1 s there is 2.5 s on an average rank.
+        model.observe(0, poly, 1.0);
+        let poly_estimate = model.estimate(poly);
+        assert!((poly_estimate - 2.5).abs() < 0.3, "{poly_estimate}");
+    }
+
+    #[test]
+    fn a_class_run_only_by_a_slow_rank_does_not_make_it_look_fast() {
+        // Rank 0 runs class 0 in 1 s a unit, rank 1 (four times as slow) class 0 at 4 s a unit
+        // and class 1, which only it has run, at 8 s a unit.
+        let mut model = CostModel::new(2);
+        let task = |class| TaskCost { class, units: 1.0 };
+        for _ in 0..3 {
+            model.observe(0, task(0), 1.0);
+        }
+        model.observe(1, task(0), 4.0);
+        model.observe(1, task(1), 8.0);
+        let ratio = model.slowness(1) / model.slowness(0);
+        assert!((ratio - 4.0).abs() < 1e-3, "{ratio}");
+        let per_class = model.estimate(task(1)) / model.estimate(task(0));
+        assert!((per_class - 2.0).abs() < 1e-3, "{per_class}");
     }
 
     #[test]
@@ -241,6 +320,24 @@ mod tests {
         lanes[0].live = false;
         assert_eq!(tail_pick(&[4.0], &lanes, 1), Some(0));
         assert_eq!(tail_pick(&[4.0], &lanes[1..], 0), Some(0));
+    }
+
+    #[test]
+    fn chunks_follow_speed_and_never_exceed_the_guided_chunk() {
+        // Three equal ranks: exactly the guided chunk, including exact integer shares.
+        for remaining in 0..200 {
+            let guided = crate::runtime::scheduler::guided_chunk(remaining, 3);
+            assert_eq!(
+                speed_chunk(remaining, guided, 1.0 / 3.0),
+                guided,
+                "{remaining}"
+            );
+        }
+        // A desktop (speed 4) beside two Pis (1 each), 12 tasks left: a Pi gets 1, not the
+        // guided 2; the desktop the guided 2 (its proportional share would be 4).
+        assert_eq!(speed_chunk(12, 2, 1.0 / 6.0), 1);
+        assert_eq!(speed_chunk(12, 2, 4.0 / 6.0), 2);
+        assert_eq!(speed_chunk(1, 1, 0.01), 1);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use mpi::point_to_point::{MatchedReceiveVec, Source};
 use mpi::topology::Communicator;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use super::costs::{free_in, tail_pick, CostModel, Lane};
+use super::costs::{free_in, speed_chunk, tail_pick, CostModel, Lane};
 use super::{decode, encode, failure, tag, Cluster, POLL_INTERVAL};
 
 pub use super::costs::TaskCost;
@@ -479,13 +479,17 @@ impl Book {
     }
 
     /// Which queued tasks `rank` gets: a guided chunk off the front; under the dynamic schedule
-    /// largest first, and in the tail (single-task chunks, once some task has finished so speeds
-    /// can be told apart) what `pick_for` allows. Empty when the request is to wait.
+    /// largest first, and once some task has finished (so speeds can be told apart) a chunk no
+    /// larger than the rank's speed warrants (`speed_chunk`), and in the tail (single-task
+    /// chunks) what `pick_for` allows. Empty when the request is to wait.
     fn next_chunk(&mut self, rank: usize) -> Vec<usize> {
         let live = self.lost.iter().filter(|&&lost| !lost).count();
-        let size = guided_chunk(self.queue.len(), live);
+        let mut size = guided_chunk(self.queue.len(), live);
         if self.schedule == Schedule::Dynamic && size > 0 {
             self.order_queue();
+            if self.model.learned() {
+                size = speed_chunk(self.queue.len(), size, self.speed_share(rank));
+            }
             if size == 1 && self.model.learned() {
                 return self
                     .pick_for(rank)
@@ -495,6 +499,16 @@ impl Book {
             }
         }
         self.queue.drain(..size).collect()
+    }
+
+    /// `rank`'s share of the live ranks' speed (speed: 1 / slowness).
+    fn speed_share(&self, rank: usize) -> f64 {
+        let speed = |r: usize| 1.0 / self.model.slowness(r);
+        let total: f64 = (0..self.lost.len())
+            .filter(|&r| !self.lost[r])
+            .map(speed)
+            .sum();
+        speed(rank) / total
     }
 
     /// Dynamic schedule: the queue by estimated seconds, largest first (stable, so equal costs
