@@ -206,12 +206,13 @@ pub struct RecordRunArgs {
 pub struct SimulateArgs {
     /// The result file of a finished run (its journal's per-task seconds are the costs).
     pub file: PathBuf,
-    /// A cluster: comma-separated `name:RANKSxSPEED` (or `name:RANKS`, speed 1), SPEED being the
-    /// work per second of one rank relative to one rank of the recorded run. Repeat the flag to
-    /// compare clusters (one row each).
+    /// A cluster: comma-separated `name:RANKSxSPEEDxTHREADS` (or `name:RANKSxSPEED`, one thread,
+    /// or `name:RANKS`, speed 1), SPEED being the work per second of one thread relative to one
+    /// thread of the recorded run, THREADS each rank's `--threads`. Repeat the flag to compare
+    /// clusters (one row each).
     #[arg(long, required = true, value_name = "NODES")]
     pub nodes: Vec<String>,
-    /// Also write the predictions to this HDF5 file (table `predictions`).
+    /// Also write the predictions to this HDF5 file (tables `predictions` and `schedule`).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

@@ -82,7 +82,7 @@ pub fn nodes(data: &[u8]) {
     };
     one_line(
         crate::simulate::nodes::Cluster::parse(text)
-            .map(|cluster| cluster.speeds().len())
+            .map(|cluster| cluster.ranks_specs().len())
             .map_err(anyhow::Error::from),
     );
 }

@@ -16,7 +16,7 @@ use crate::model::{SavedModel, BEST_MODEL};
 use crate::results::{ColumnType, ResultFile, Row, Schema, Table, Value};
 use crate::runner::JobKind;
 use crate::runtime::failure;
-use crate::runtime::scheduler::Tasks;
+use crate::runtime::scheduler::{TaskCost, Tasks};
 
 /// Longest error text kept in the `splits` table.
 const ERROR_CHARS: usize = 200;
@@ -29,6 +29,11 @@ impl Tasks for GridSearchJob {
         Ok(self
             .plan
             .run_task(&self.train, task, failure::injected_fit_failure)?)
+    }
+
+    fn cost(&self, task: usize) -> TaskCost {
+        let (class, units) = self.plan.task_cost(task, self.train.x.ncols());
+        TaskCost { class, units }
     }
 }
 

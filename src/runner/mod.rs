@@ -593,6 +593,9 @@ fn run_and_finish<J: JobKind>(
         .set_attr("threads", &Value::Str(args.threads.to_string()))?;
     let lost = cluster.lost();
     journal.file.write_table("ranks", &ranks.table(&lost))?;
+    journal
+        .file
+        .write_table(TASK_COSTS, &task_costs_table(&worker, job.n_tasks()))?;
     let lost_ranks: Vec<String> = lost.iter().map(|l| l.rank.to_string()).collect();
     journal
         .file
@@ -730,6 +733,29 @@ impl<W: Tasks> Tasks for Threaded<'_, W> {
     fn threads(&self) -> usize {
         self.pool.threads()
     }
+
+    fn cost(&self, task: usize) -> scheduler::TaskCost {
+        self.tasks.cost(task)
+    }
+}
+
+/// The table of every task's predicted cost (what the dynamic schedule ordered by), for
+/// `simulate` to replay the same order.
+pub const TASK_COSTS: &str = "task_costs";
+
+fn task_costs_table<T: Tasks>(tasks: &T, n_tasks: usize) -> Table {
+    let schema = Schema::new().i64("task").i64("class").f64("units");
+    let rows = (0..n_tasks)
+        .map(|task| {
+            let cost = tasks.cost(task);
+            vec![
+                Value::I64(task as i64),
+                Value::I64(cost.class as i64),
+                Value::F64(cost.units),
+            ]
+        })
+        .collect();
+    Table { schema, rows }
 }
 
 /// Journal rows in task-id order (stable, so a task's rows keep their order): the order every

@@ -1,7 +1,8 @@
 //! The MPI side of triton-batch, kept small and plain: start MPI, learn the ranks and hosts, share
 //! the validated job from rank 0, hand out tasks and bring their results back (`scheduler`), keep
 //! track of which ranks are alive (`liveness`), end the job together (`Cluster::end`), and end
-//! the whole job promptly when any rank fails (`failure`). Algorithms never see MPI.
+//! the whole job promptly when any rank fails (`failure`). Algorithms never see MPI: what the
+//! dynamic schedule knows of task costs and rank speeds is plain arithmetic in `costs`.
 //!
 //! Only the main thread calls MPI, and it only communicates: it polls with short sleeps, sends a
 //! heartbeat to its peers every second (rank 0 to every worker, a worker to rank 0) and notes
@@ -15,6 +16,7 @@
 //! was lost before the result was complete (a worker gave up on rank 0, or rank 0 on every
 //! worker): `--resume` continues from rank 0's journal.
 
+pub mod costs;
 pub mod failure;
 pub(crate) mod liveness;
 pub mod progress;

@@ -9,9 +9,17 @@
 //! order, and sleeps between polls so that coordinating costs no core.
 //!
 //! What to hand out is `Book`'s plain bookkeeping: a lost rank's unfinished tasks go back to the
-//! front of the queue, only the first output of a task reaches the sink, and a request finds no
-//! answer (it waits) while nothing is queued but tasks are still out, since a lost rank may yet
-//! give some back. Workers learn that the job is over from `Cluster::end`.
+//! queue, only the first output of a task reaches the sink, and a request finds no answer (it
+//! waits) while nothing is queued but tasks are still out, since a lost rank may yet give some
+//! back. Workers learn that the job is over from `Cluster::end`.
+//!
+//! Under the dynamic schedule the queue goes out largest task first, by the job's predicted costs
+//! (`Tasks::cost`) refined from the tasks finished so far (`costs::CostModel`): a long task started
+//! last is what keeps a run waiting at its end. Once the queue is down to single-task chunks, a
+//! slow rank's request also waits when a faster rank, free sooner, would finish the task first
+//! (`costs::tail_pick`): a Pi that draws the last big task holds up the desktop. Waiting requests
+//! are looked at again after every output, request and lost rank (`Book::wake`). The static
+//! schedule keeps its fixed shares in task order, the baseline to compare with.
 //!
 //! A job in phases (a halving search) gives more tasks once every task out so far is done:
 //! `more` runs on rank 0 at that moment, and the ranks that were waiting get the new tasks; the
@@ -28,7 +36,10 @@ use mpi::point_to_point::{MatchedReceiveVec, Source};
 use mpi::topology::Communicator;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use super::costs::{free_in, speed_chunk, tail_pick, CostModel, Lane};
 use super::{decode, encode, failure, tag, Cluster, POLL_INTERVAL};
+
+pub use super::costs::TaskCost;
 
 /// How tasks are handed to ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +75,11 @@ pub trait Tasks: Sync {
     fn threads(&self) -> usize {
         1
     }
+    /// The task's predicted cost, from the job alone: the dynamic schedule hands out the largest
+    /// first. Equal by default, which keeps the task-id order.
+    fn cost(&self, _task: usize) -> TaskCost {
+        TaskCost::EQUAL
+    }
 }
 
 /// A job that needs no per-rank working state runs its tasks itself.
@@ -74,6 +90,9 @@ impl<T: Tasks> Tasks for &T {
     }
     fn threads(&self) -> usize {
         (**self).threads()
+    }
+    fn cost(&self, task: usize) -> TaskCost {
+        (**self).cost(task)
     }
 }
 
@@ -120,9 +139,23 @@ pub fn run<T: Tasks>(
             work(tasks, rank, epoch, &mut link);
         });
         if cluster.is_root() {
-            let mut book = Book::new(pending, cluster.size(), schedule);
+            let costs = task_costs(tasks, pending);
+            let mut book = Book::new(pending, costs, cluster.size(), schedule);
+            let mut next_phase = || {
+                let next = more()?;
+                Ok(next
+                    .into_iter()
+                    .map(|task| (task, tasks.cost(task)))
+                    .collect())
+            };
             coordinate(
-                cluster, &mut book, &event_rx, &assign_tx, &mut sink, &mut more,
+                cluster,
+                &mut book,
+                epoch,
+                &event_rx,
+                &assign_tx,
+                &mut sink,
+                &mut next_phase,
             );
         } else {
             relay(cluster, &event_rx, &assign_tx);
@@ -131,6 +164,12 @@ pub fn run<T: Tasks>(
         // it, and the scope's join is immediate.
         drop(assign_tx);
     });
+}
+
+/// Every pending task's predicted cost, by task id.
+pub(crate) fn task_costs<T: Tasks>(tasks: &T, pending: &[usize]) -> Vec<TaskCost> {
+    let end = pending.iter().max().map_or(0, |&last| last + 1);
+    (0..end).map(|task| tasks.cost(task)).collect()
 }
 
 /// A worker's line to its main thread.
@@ -257,10 +296,11 @@ fn relay<O: Serialize>(
 fn coordinate<O: DeserializeOwned>(
     cluster: &Cluster,
     book: &mut Book,
+    epoch: Instant,
     events: &mpsc::Receiver<LocalEvent<O>>,
     local_assignments: &mpsc::Sender<Vec<usize>>,
     sink: &mut impl FnMut(Completed<O>) -> anyhow::Result<()>,
-    more: &mut impl FnMut() -> anyhow::Result<Vec<usize>>,
+    more: &mut impl FnMut() -> anyhow::Result<Vec<(usize, TaskCost)>>,
 ) {
     let assign = |rank: usize, chunk: Vec<usize>| {
         if rank == 0 {
@@ -270,7 +310,7 @@ fn coordinate<O: DeserializeOwned>(
         }
     };
     let mut accept = |book: &mut Book, completed: Completed<O>| {
-        if book.complete(completed.rank, completed.task) {
+        if book.complete(completed.rank, completed.task, completed.seconds) {
             if let Err(err) = sink(completed) {
                 // At once, not after rank 0's own running task.
                 cluster.abort(&format!("{err:#}"), 1);
@@ -279,6 +319,7 @@ fn coordinate<O: DeserializeOwned>(
     };
     let world = cluster.world();
     loop {
+        book.at(epoch.elapsed().as_secs_f64());
         if book.all_done() {
             let next = more().unwrap_or_else(|err| cluster.abort(&format!("{err:#}"), 1));
             if next.is_empty() {
@@ -314,6 +355,9 @@ fn coordinate<O: DeserializeOwned>(
                     1,
                 ),
             }
+            for (parked, chunk) in book.wake() {
+                assign(parked, chunk);
+            }
         }
         while let Ok(event) = events.try_recv() {
             idle = false;
@@ -325,6 +369,9 @@ fn coordinate<O: DeserializeOwned>(
                 }
                 LocalEvent::Result(completed) => accept(book, completed),
             }
+            for (parked, chunk) in book.wake() {
+                assign(parked, chunk);
+            }
         }
         if idle {
             std::thread::sleep(POLL_INTERVAL);
@@ -332,9 +379,11 @@ fn coordinate<O: DeserializeOwned>(
     }
 }
 
-/// Rank 0's bookkeeping, free of MPI: what is left to hand out, what each rank holds, which
-/// outputs came back, which ranks wait for work and which are lost.
-struct Book {
+/// Rank 0's bookkeeping, free of MPI (and of the clock: `at` sets the time, so that `simulate`
+/// drives the same book on simulated time): what is left to hand out, what each rank holds, which
+/// outputs came back, which ranks wait for work and which are lost, and what finished tasks
+/// taught about task costs and rank speeds.
+pub(crate) struct Book {
     schedule: Schedule,
     queue: VecDeque<usize>,
     /// Static schedule: each rank's share, handed out whole at its first request.
@@ -346,14 +395,27 @@ struct Book {
     /// Ranks whose request found nothing to hand out, in the order they asked.
     parked: Vec<usize>,
     lost: Vec<bool>,
+    /// Predicted cost by task id (a task past the end counts as `TaskCost::EQUAL`).
+    costs: Vec<TaskCost>,
+    model: CostModel,
+    /// Seconds since the start, as last set by `at`.
+    now: f64,
+    /// Per rank: when its current task started (as far as rank 0 can tell: when it was handed
+    /// work while holding none, or when its previous output came back).
+    since: Vec<f64>,
 }
 
 impl Book {
-    fn new(pending: &[usize], size: usize, schedule: Schedule) -> Self {
+    pub(crate) fn new(
+        pending: &[usize],
+        costs: Vec<TaskCost>,
+        size: usize,
+        schedule: Schedule,
+    ) -> Self {
         let shares = (0..size)
             .map(|rank| Some(pending[static_share(rank, size, pending.len())].to_vec()))
             .collect();
-        let book = Book {
+        let mut book = Book {
             schedule,
             queue: match schedule {
                 Schedule::Dynamic => pending.iter().copied().collect(),
@@ -365,7 +427,12 @@ impl Book {
             expected: pending.len(),
             parked: vec![],
             lost: vec![false; size],
+            costs,
+            model: CostModel::new(size),
+            now: 0.0,
+            since: vec![0.0; size],
         };
+        book.order_queue();
         book.report_ranks();
         book
     }
@@ -377,12 +444,21 @@ impl Book {
         super::progress::report_ranks(self.lost.len() - lost - idle, idle, lost);
     }
 
-    fn all_done(&self) -> bool {
+    /// Sets the time (seconds since the start) for what follows.
+    pub(crate) fn at(&mut self, now: f64) {
+        self.now = now;
+    }
+
+    pub(crate) fn all_done(&self) -> bool {
         self.done.len() == self.expected
     }
 
+    fn cost(&self, task: usize) -> TaskCost {
+        self.costs.get(task).copied().unwrap_or(TaskCost::EQUAL)
+    }
+
     /// The chunk to send `rank` now, or `None` when its request waits (or it is lost).
-    fn request(&mut self, rank: usize) -> Option<Vec<usize>> {
+    pub(crate) fn request(&mut self, rank: usize) -> Option<Vec<usize>> {
         if self.lost[rank] {
             return None;
         }
@@ -390,31 +466,146 @@ impl Book {
             Schedule::Static => self.shares[rank].take().filter(|s| !s.is_empty()),
             Schedule::Dynamic => None,
         };
-        let chunk = share.unwrap_or_else(|| self.next_chunk());
+        let chunk = share.unwrap_or_else(|| self.next_chunk(rank));
         if chunk.is_empty() {
-            self.parked.push(rank);
+            if !self.parked.contains(&rank) {
+                self.parked.push(rank);
+            }
             self.report_ranks();
             return None;
         }
-        self.held[rank].extend(&chunk);
+        self.hand(rank, &chunk);
         Some(chunk)
     }
 
-    fn next_chunk(&mut self) -> Vec<usize> {
+    /// Answers the waiting requests that now have work, in the order they asked: after an output
+    /// (a rank is free, speeds are better known), a request or a lost rank.
+    pub(crate) fn wake(&mut self) -> Vec<(usize, Vec<usize>)> {
+        let mut chunks = vec![];
+        // Another round while someone got work: a rank woken now changes what the next would see.
+        let mut progress = true;
+        while progress && !self.queue.is_empty() && !self.parked.is_empty() {
+            progress = false;
+            for rank in self.parked.clone() {
+                let chunk = self.next_chunk(rank);
+                if !chunk.is_empty() {
+                    self.parked.retain(|&r| r != rank);
+                    self.hand(rank, &chunk);
+                    chunks.push((rank, chunk));
+                    progress = true;
+                }
+            }
+        }
+        if !chunks.is_empty() {
+            self.report_ranks();
+        }
+        chunks
+    }
+
+    fn hand(&mut self, rank: usize, chunk: &[usize]) {
+        if self.held[rank].is_empty() {
+            self.since[rank] = self.now;
+        }
+        self.held[rank].extend(chunk);
+    }
+
+    /// Which queued tasks `rank` gets: a guided chunk off the front; under the dynamic schedule
+    /// largest first, and once some task has finished (so speeds can be told apart) a chunk no
+    /// larger than the rank's speed warrants (`speed_chunk`), and in the tail (single-task
+    /// chunks) what `pick_for` allows. Empty when the request is to wait.
+    fn next_chunk(&mut self, rank: usize) -> Vec<usize> {
         let live = self.lost.iter().filter(|&&lost| !lost).count();
-        let size = guided_chunk(self.queue.len(), live);
+        let mut size = guided_chunk(self.queue.len(), live);
+        if self.schedule == Schedule::Dynamic && size > 0 {
+            self.order_queue();
+            if self.model.learned() {
+                size = speed_chunk(self.queue.len(), size, self.speed_share(rank));
+            }
+            if size == 1 && self.model.learned() {
+                return self
+                    .pick_for(rank)
+                    .and_then(|position| self.queue.remove(position))
+                    .into_iter()
+                    .collect();
+            }
+        }
         self.queue.drain(..size).collect()
     }
 
-    /// Records `task`'s output from `rank`; true when it is the first (the one to keep).
-    fn complete(&mut self, rank: usize, task: usize) -> bool {
-        self.held[rank].remove(&task);
-        !self.lost[rank] && self.done.insert(task)
+    /// `rank`'s share of the live ranks' speed (speed: 1 / slowness).
+    fn speed_share(&self, rank: usize) -> f64 {
+        let speed = |r: usize| 1.0 / self.model.slowness(r);
+        let total: f64 = (0..self.lost.len())
+            .filter(|&r| !self.lost[r])
+            .map(speed)
+            .sum();
+        speed(rank) / total
     }
 
-    /// The next phase's `tasks` join the book (all earlier ones are done). Returns the chunks for
-    /// the ranks that were waiting, in the order they asked.
-    fn extend(&mut self, tasks: &[usize]) -> Vec<(usize, Vec<usize>)> {
+    /// Dynamic schedule: the queue by estimated seconds, largest first (stable, so equal costs
+    /// keep their order: task order, or a lost rank's tasks at the front).
+    fn order_queue(&mut self) {
+        if self.schedule != Schedule::Dynamic {
+            return;
+        }
+        let model = &self.model;
+        let costs = &self.costs;
+        let estimate =
+            |task: usize| model.estimate(costs.get(task).copied().unwrap_or(TaskCost::EQUAL));
+        self.queue
+            .make_contiguous()
+            .sort_by(|&a, &b| estimate(b).total_cmp(&estimate(a)));
+    }
+
+    /// The tail rule for `rank`'s request: the queue position it gets, or `None` to wait.
+    fn pick_for(&self, rank: usize) -> Option<usize> {
+        let estimates: Vec<f64> = self
+            .queue
+            .iter()
+            .map(|&task| self.model.estimate(self.cost(task)))
+            .collect();
+        let lanes: Vec<Lane> = (0..self.lost.len())
+            .map(|r| {
+                let slowness = self.model.slowness(r);
+                let held: f64 = self.held[r]
+                    .iter()
+                    .map(|&task| self.model.estimate(self.cost(task)))
+                    .sum();
+                Lane {
+                    live: !self.lost[r],
+                    slowness,
+                    free_in: free_in(held * slowness, self.now - self.since[r]),
+                }
+            })
+            .collect();
+        tail_pick(&estimates, &lanes, rank)
+    }
+
+    /// Records `task`'s output from `rank`, which took `seconds`; true when it is the first (the
+    /// one to keep, and to learn from).
+    pub(crate) fn complete(&mut self, rank: usize, task: usize, seconds: f64) -> bool {
+        if self.held[rank].remove(&task) && !self.held[rank].is_empty() {
+            // Its next task starts now.
+            self.since[rank] = self.now;
+        }
+        let first = !self.lost[rank] && self.done.insert(task);
+        if first {
+            self.model.observe(rank, self.cost(task), seconds);
+        }
+        first
+    }
+
+    /// The next phase's tasks, with their predicted costs, join the book (all earlier ones are
+    /// done). Returns the chunks for the ranks that were waiting, in the order they asked.
+    pub(crate) fn extend(&mut self, phase: &[(usize, TaskCost)]) -> Vec<(usize, Vec<usize>)> {
+        let tasks: Vec<usize> = phase.iter().map(|&(task, _)| task).collect();
+        for &(task, cost) in phase {
+            if task >= self.costs.len() {
+                self.costs.resize(task + 1, TaskCost::EQUAL);
+            }
+            self.costs[task] = cost;
+        }
+        let tasks = &tasks[..];
         self.expected += tasks.len();
         let live: Vec<usize> = (0..self.lost.len()).filter(|&r| !self.lost[r]).collect();
         match self.schedule {
@@ -437,7 +628,7 @@ impl Book {
 
     /// `rank` is lost: what it held (and its static share, if it never asked) goes back to the
     /// front of the queue in task order. Returns the chunks for ranks that were waiting.
-    fn lose(&mut self, rank: usize) -> Vec<(usize, Vec<usize>)> {
+    pub(crate) fn lose(&mut self, rank: usize) -> Vec<(usize, Vec<usize>)> {
         self.lost[rank] = true;
         self.parked.retain(|&r| r != rank);
         let mut back: BTreeSet<usize> = std::mem::take(&mut self.held[rank]);
@@ -447,13 +638,7 @@ impl Book {
                 self.queue.push_front(task);
             }
         }
-        let mut chunks = vec![];
-        while !self.queue.is_empty() && !self.parked.is_empty() {
-            let waiting = self.parked.remove(0);
-            let chunk = self.next_chunk();
-            self.held[waiting].extend(&chunk);
-            chunks.push((waiting, chunk));
-        }
+        let chunks = self.wake();
         self.report_ranks();
         chunks
     }
@@ -499,23 +684,23 @@ mod tests {
     fn outputs_of(book: &mut Book, rank: usize) -> Vec<usize> {
         let held: Vec<usize> = book.held[rank].iter().copied().collect();
         held.into_iter()
-            .filter(|&task| book.complete(rank, task))
+            .filter(|&task| book.complete(rank, task, 1.0))
             .collect()
     }
 
     #[test]
     fn a_lost_ranks_tasks_go_back_to_the_front_and_to_the_ranks_waiting() {
         let pending: Vec<usize> = (0..12).collect();
-        let mut book = Book::new(&pending, 3, Schedule::Dynamic);
+        let mut book = Book::new(&pending, vec![], 3, Schedule::Dynamic);
         let first = book.request(1).unwrap();
         assert_eq!(first, vec![0, 1]);
         let second = book.request(2).unwrap();
         assert_eq!(second, vec![2, 3]);
-        assert!(book.complete(2, 2));
+        assert!(book.complete(2, 2, 1.0));
         // Everyone else drains the queue and asks again.
         while let Some(chunk) = book.request(0) {
             for task in chunk {
-                assert!(book.complete(0, task));
+                assert!(book.complete(0, task, 1.0));
             }
         }
         assert_eq!(outputs_of(&mut book, 1), vec![0, 1]);
@@ -529,10 +714,13 @@ mod tests {
             "the first rank that waited gets the lost task"
         );
         assert_eq!(handed[0].1, vec![3]);
-        assert!(!book.complete(2, 3), "a lost rank's late output is ignored");
-        assert!(book.complete(0, 3));
         assert!(
-            !book.complete(1, 3),
+            !book.complete(2, 3, 1.0),
+            "a lost rank's late output is ignored"
+        );
+        assert!(book.complete(0, 3, 1.0));
+        assert!(
+            !book.complete(1, 3, 1.0),
             "only the first output of a task counts"
         );
         assert!(book.all_done());
@@ -542,10 +730,10 @@ mod tests {
     #[test]
     fn a_static_share_never_asked_for_is_requeued_and_a_late_request_gets_it() {
         let pending: Vec<usize> = (10..19).collect();
-        let mut book = Book::new(&pending, 3, Schedule::Static);
+        let mut book = Book::new(&pending, vec![], 3, Schedule::Static);
         assert_eq!(book.request(0).unwrap(), vec![10, 11, 12]);
         assert_eq!(book.request(1).unwrap(), vec![13, 14, 15]);
-        assert!(book.complete(1, 13));
+        assert!(book.complete(1, 13, 1.0));
         assert!(book.lose(2).is_empty(), "nobody waits yet");
         assert_eq!(outputs_of(&mut book, 0), vec![10, 11, 12]);
         let chunk = book.request(0).unwrap();
@@ -562,13 +750,107 @@ mod tests {
         );
     }
 
+    fn costs(units: &[(usize, f64)]) -> Vec<TaskCost> {
+        units
+            .iter()
+            .map(|&(class, units)| TaskCost { class, units })
+            .collect()
+    }
+
+    #[test]
+    fn the_dynamic_queue_goes_out_largest_first_and_static_shares_stay_in_task_order() {
+        let predicted = costs(&[(0, 1.0), (0, 5.0), (0, 2.0), (0, 5.0), (0, 3.0), (0, 1.0)]);
+        let pending: Vec<usize> = (0..6).collect();
+        let mut book = Book::new(&pending, predicted.clone(), 1, Schedule::Dynamic);
+        assert_eq!(
+            book.request(0).unwrap(),
+            vec![1, 3, 4],
+            "equal costs keep task order"
+        );
+        let mut fixed = Book::new(&pending, predicted, 2, Schedule::Static);
+        assert_eq!(fixed.request(0).unwrap(), vec![0, 1, 2]);
+        assert_eq!(fixed.request(1).unwrap(), vec![3, 4, 5]);
+    }
+
+    #[test]
+    fn finished_tasks_refine_the_order_per_class() {
+        // Class 1 turns out ten times as costly per unit as class 0.
+        let predicted = costs(&[(0, 10.0), (1, 8.0), (0, 6.0), (1, 5.0)]);
+        let mut book = Book::new(&[0, 1, 2, 3], predicted, 1, Schedule::Dynamic);
+        assert_eq!(book.request(0).unwrap(), vec![0, 1]);
+        assert!(book.complete(0, 0, 10.0));
+        assert!(book.complete(0, 1, 80.0));
+        // Predicted 6 units against 5, but 6 s against 50 s.
+        assert_eq!(book.request(0).unwrap(), vec![3]);
+        assert_eq!(book.request(0).unwrap(), vec![2]);
+    }
+
+    /// Two ranks, six equal tasks: rank 0 runs one a second, rank 1 one in four seconds.
+    fn fast_and_slow() -> Book {
+        let mut book = Book::new(&(0..6).collect::<Vec<_>>(), vec![], 2, Schedule::Dynamic);
+        assert_eq!(book.request(0).unwrap(), vec![0, 1]);
+        assert_eq!(book.request(1).unwrap(), vec![2]);
+        book.at(1.0);
+        assert!(book.complete(0, 0, 1.0));
+        // Asked ahead as task 1 starts; rank 1, never heard from, counts as average.
+        assert_eq!(book.request(0).unwrap(), vec![3]);
+        book.at(2.0);
+        assert!(book.complete(0, 1, 1.0));
+        book.at(3.0);
+        assert!(book.complete(0, 3, 1.0));
+        assert_eq!(book.request(0).unwrap(), vec![4]);
+        book.at(4.0);
+        assert!(book.complete(1, 2, 4.0));
+        // Task 5 would take rank 1 about 4 s; rank 0 is free in about 1 s and takes 1 s.
+        assert_eq!(book.request(1), None, "the slow rank waits");
+        assert!(book.wake().is_empty(), "and nothing changed since");
+        book
+    }
+
+    #[test]
+    fn near_the_end_a_slow_rank_does_not_take_what_a_fast_rank_finishes_sooner() {
+        let mut book = fast_and_slow();
+        book.at(5.0);
+        assert!(book.complete(0, 4, 1.0));
+        assert!(book.wake().is_empty(), "rank 0 is free now: still its task");
+        assert_eq!(book.request(0).unwrap(), vec![5]);
+        book.at(6.0);
+        assert!(book.complete(0, 5, 1.0));
+        assert!(book.all_done());
+    }
+
+    #[test]
+    fn a_fast_rank_lost_while_a_slow_one_waits_leaves_the_work_to_the_slow_one() {
+        let mut book = fast_and_slow();
+        book.at(4.5);
+        assert_eq!(
+            book.lose(0),
+            vec![(1, vec![4])],
+            "the only live rank gets the lost task at once"
+        );
+        book.at(8.5);
+        assert!(book.complete(1, 4, 4.0));
+        assert_eq!(book.request(1).unwrap(), vec![5], "and the rest");
+        assert!(book.complete(1, 5, 4.0));
+        assert!(book.all_done());
+    }
+
+    #[test]
+    fn a_rank_waiting_on_a_faster_one_that_overruns_gets_the_task_at_the_next_event() {
+        let mut book = fast_and_slow();
+        // Rank 0's task 4 goes on and on; at the next event (here at 12 s) the overrun makes
+        // rank 0's finish later than rank 1's own.
+        book.at(12.0);
+        assert_eq!(book.wake(), vec![(1, vec![5])]);
+    }
+
     #[test]
     fn a_new_phase_goes_to_the_ranks_waiting_for_it() {
         for schedule in [Schedule::Dynamic, Schedule::Static] {
-            let mut book = Book::new(&[0, 1, 2], 3, schedule);
+            let mut book = Book::new(&[0, 1, 2], vec![], 3, schedule);
             for rank in 0..3 {
                 assert_eq!(book.request(rank), Some(vec![rank]), "{schedule:?}");
-                assert!(book.complete(rank, rank));
+                assert!(book.complete(rank, rank, 1.0));
             }
             assert!(book.all_done());
             for rank in [2, 0, 1] {
@@ -579,7 +861,9 @@ mod tests {
                 );
             }
             assert!(book.lose(1).is_empty());
-            let chunks = book.extend(&[7, 8, 9, 10]);
+            let phase: Vec<(usize, TaskCost)> =
+                [7, 8, 9, 10].map(|task| (task, TaskCost::EQUAL)).to_vec();
+            let chunks = book.extend(&phase);
             assert!(!book.all_done());
             let ranks: Vec<usize> = chunks.iter().map(|(rank, _)| *rank).collect();
             assert_eq!(
@@ -587,12 +871,20 @@ mod tests {
                 vec![2, 0],
                 "{schedule:?}: the live ranks that wait, in order"
             );
-            let mut handed: Vec<usize> = chunks.into_iter().flat_map(|(_, c)| c).collect();
-            while let Some(chunk) = book.request(0) {
-                handed.extend(chunk);
+            // Each rank finishes what it got and asks again, until the phase is done.
+            let mut out: VecDeque<(usize, Vec<usize>)> = chunks.into();
+            let mut handed = vec![];
+            while let Some((rank, chunk)) = out.pop_front() {
+                for task in chunk {
+                    assert!(book.complete(rank, task, 1.0));
+                    handed.push(task);
+                }
+                out.extend(book.request(rank).map(|chunk| (rank, chunk)));
+                out.extend(book.wake());
             }
             handed.sort_unstable();
             assert_eq!(handed, vec![7, 8, 9, 10], "{schedule:?}");
+            assert!(book.all_done(), "{schedule:?}");
         }
     }
 

@@ -1,12 +1,15 @@
 //! `triton-batch simulate`: predicts a job's wall time on other clusters (Pis, a desktop, a mix)
 //! from the per-task seconds of a real run. `recording` reads the costs and the run's fixed
-//! overhead from its result file, `nodes` parses each `--nodes` cluster, `events` replays the
-//! scheduler's static and dynamic schedules on it; this file puts them together into one row per
-//! cluster, printed as text and optionally written as a `predictions` table (the busiest and
-//! idlest ranks are those of the dynamic schedule, the default).
+//! overhead from its result file, `nodes` parses each `--nodes` cluster (ranks, speeds, threads),
+//! `events` replays the scheduler's static and dynamic schedules on it (the dynamic one with the
+//! scheduler's own bookkeeping); this file puts them together into one row per cluster, printed
+//! as text and optionally written as a `predictions` table (the busiest and idlest ranks are
+//! those of the dynamic schedule, the default), with every simulated task's rank and start in a
+//! `schedule` table.
 //!
 //! Predicted wall = the schedule's makespan + the recorded overhead (wall minus the busiest
-//! rank's busy time). Left out: message latency (small against tasks of a second on a LAN),
+//! rank's busy time). Threads other than recorded scale a task by Amdahl's law
+//! (`events::PARALLEL_FRACTION`). Left out: message latency (small against tasks of a second on a LAN),
 //! ranks of one node slowing each other (shared memory bandwidth, hyper-threads), per-rank set-up
 //! inside a rank's first task (recorded once, paid by every rank), and an overhead that grows
 //! with the cluster (ssh start-up, sending the data to more ranks).
@@ -21,7 +24,7 @@ use anyhow::Context;
 
 use crate::report::grid;
 use crate::results::{ResultFile, Schema, Table, Value};
-use events::Outcome;
+use events::{Outcome, Work};
 use nodes::Cluster;
 use recording::Recording;
 
@@ -35,10 +38,15 @@ pub struct Prediction {
 
 impl Prediction {
     pub fn new(recording: &Recording, cluster: Cluster) -> Self {
-        let speeds = cluster.speeds();
+        let ranks = cluster.ranks_specs();
+        let work = Work {
+            seconds: &recording.costs,
+            threads: &recording.threads,
+            predicted: &recording.predicted,
+        };
         Prediction {
-            scatter: events::static_scatter(&recording.costs, &speeds),
-            dynamic: events::dynamic_guided(&recording.costs, &speeds),
+            scatter: events::static_scatter(&work, &ranks),
+            dynamic: events::dynamic(&work, &ranks),
             cluster,
         }
     }
@@ -71,12 +79,19 @@ pub fn run(file: &Path, nodes: &[String], out: Option<&Path>) -> anyhow::Result<
         .collect();
     let table = predictions_table(&recording, &predictions);
     if let Some(out) = out {
-        write_predictions(out, &recording, &table)?;
+        write_predictions(
+            out,
+            &recording,
+            &table,
+            &schedule_table(&recording, &predictions),
+        )?;
     }
-    Ok(render(&recording, &table))
+    let threaded = predictions.iter().any(|p| p.cluster.threaded())
+        || recording.threads.iter().any(|&t| t > 1);
+    Ok(render(&recording, &table, threaded))
 }
 
-fn render(recording: &Recording, table: &Table) -> String {
+fn render(recording: &Recording, table: &Table, threaded: bool) -> String {
     let r = recording;
     let plural = if r.ranks == 1 { "" } else { "s" };
     let mut text = format!(
@@ -109,6 +124,14 @@ fn render(recording: &Recording, table: &Table) -> String {
     text += &grid::render(table, &rows);
     text += "\nspeed: work per second of one rank relative to one rank of the recorded run; \
              speedup: recorded wall / predicted wall\n";
+    if threaded {
+        text += &format!(
+            "threads: a task on T threads is taken to run 1 / ({:.2} + {:.2} / T) times as fast \
+             as on one (Amdahl's law), relative to the threads it was recorded on\n",
+            1.0 - events::PARALLEL_FRACTION,
+            events::PARALLEL_FRACTION
+        );
+    }
     text
 }
 
@@ -165,7 +188,40 @@ fn predictions_table(recording: &Recording, predictions: &[Prediction]) -> Table
     Table { schema, rows }
 }
 
-fn write_predictions(out: &Path, recording: &Recording, table: &Table) -> anyhow::Result<()> {
+/// Every simulated task: which cluster (its row in `predictions`) and schedule, the task id, the
+/// rank that runs it, when it starts and how long it takes.
+fn schedule_table(recording: &Recording, predictions: &[Prediction]) -> Table {
+    let schema = Schema::new()
+        .i64("cluster")
+        .str("schedule", 8)
+        .i64("task")
+        .i64("rank")
+        .f64("start_seconds")
+        .f64("seconds");
+    let mut rows = vec![];
+    for (cluster, p) in predictions.iter().enumerate() {
+        for (name, outcome) in [("static", &p.scatter), ("dynamic", &p.dynamic)] {
+            rows.extend(outcome.runs.iter().map(|run| {
+                vec![
+                    Value::I64(cluster as i64),
+                    Value::Str(name.into()),
+                    Value::I64(recording.tasks[run.task] as i64),
+                    Value::I64(run.rank as i64),
+                    Value::F64(run.start),
+                    Value::F64(run.seconds),
+                ]
+            }));
+        }
+    }
+    Table { schema, rows }
+}
+
+fn write_predictions(
+    out: &Path,
+    recording: &Recording,
+    table: &Table,
+    schedule: &Table,
+) -> anyhow::Result<()> {
     let r = recording;
     let file = ResultFile::create(out)
         .with_context(|| format!("--out `{}`: cannot write the predictions", out.display()))?;
@@ -182,5 +238,6 @@ fn write_predictions(out: &Path, recording: &Recording, table: &Table) -> anyhow
         file.set_attr(name, value)?;
     }
     file.write_table("predictions", table)?;
+    file.write_table("schedule", schedule)?;
     file.flush()
 }

@@ -1,7 +1,8 @@
-//! The `--nodes` description of a cluster: comma-separated `name:RANKSxSPEED` entries (or
-//! `name:RANKS`, speed 1), each a node running RANKS ranks that each work SPEED times as fast as
-//! one rank of the recorded run. Ranks are numbered in the order the entries list them, as a
-//! hostfile numbers them. Parsing only; nothing here simulates.
+//! The `--nodes` description of a cluster: comma-separated `name:RANKSxSPEEDxTHREADS` entries (or
+//! `name:RANKSxSPEED`, one thread, or `name:RANKS`, speed 1), each a node running RANKS ranks of
+//! THREADS threads (`--threads`) whose every thread works SPEED times as fast as one thread of the
+//! recorded run. Ranks are numbered in the order the entries list them, as a hostfile numbers
+//! them. Parsing only; nothing here simulates.
 
 use std::fmt;
 
@@ -9,13 +10,25 @@ use std::fmt;
 // of allocating for it.
 use crate::scaling::hostfile::MAX_SLOTS as MAX_RANKS;
 
+/// Threads per rank at most, as `--threads` allows.
+const MAX_THREADS: usize = 1024;
+
 /// One `--nodes` entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     pub name: String,
     pub ranks: usize,
-    /// Work per second of each rank, relative to one rank of the recorded run.
+    /// Work per second of each rank's thread, relative to one thread of the recorded run.
     pub speed: f64,
+    /// Threads of each rank (`--threads`).
+    pub threads: usize,
+}
+
+/// One rank as the simulation sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RankSpec {
+    pub speed: f64,
+    pub threads: usize,
 }
 
 /// The nodes of one `--nodes` flag, in rank order.
@@ -28,7 +41,8 @@ pub struct Cluster {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
     "--nodes `{value}`: bad entry `{entry}`: {problem}; expected comma-separated \
-     name:RANKSxSPEED or name:RANKS entries, e.g. \"pi4:4x1.0,desktop:8x3.5\""
+     name:RANKSxSPEEDxTHREADS, name:RANKSxSPEED or name:RANKS entries, \
+     e.g. \"pi4:1x0.33x4,desktop:8x3.5\""
 )]
 pub struct NodesError {
     pub value: String,
@@ -56,12 +70,23 @@ impl Cluster {
         self.nodes.iter().map(|n| n.ranks).sum()
     }
 
-    /// Every rank's speed, in rank order.
-    pub fn speeds(&self) -> Vec<f64> {
+    /// Every rank's speed and threads, in rank order.
+    pub fn ranks_specs(&self) -> Vec<RankSpec> {
         self.nodes
             .iter()
-            .flat_map(|n| std::iter::repeat_n(n.speed, n.ranks))
+            .flat_map(|n| {
+                let spec = RankSpec {
+                    speed: n.speed,
+                    threads: n.threads,
+                };
+                std::iter::repeat_n(spec, n.ranks)
+            })
             .collect()
+    }
+
+    /// Whether any node runs more than one thread a rank.
+    pub fn threaded(&self) -> bool {
+        self.nodes.iter().any(|n| n.threads > 1)
     }
 
     /// The node that runs `rank`.
@@ -77,12 +102,16 @@ impl Cluster {
     }
 }
 
-/// Written back in the `--nodes` syntax, speeds in their shortest exact form (`pi4:4x1`).
+/// Written back in the `--nodes` syntax, speeds in their shortest exact form (`pi4:4x1`), threads
+/// only when more than one (`pi4:1x0.33x4`).
 impl fmt::Display for Cluster {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, node) in self.nodes.iter().enumerate() {
             let comma = if i == 0 { "" } else { "," };
             write!(f, "{comma}{}:{}x{}", node.name, node.ranks, node.speed)?;
+            if node.threads != 1 {
+                write!(f, "x{}", node.threads)?;
+            }
         }
         Ok(())
     }
@@ -102,10 +131,9 @@ fn parse_entry(entry: &str) -> Result<Node, String> {
     if name.contains(char::is_whitespace) {
         return Err(format!("the node name `{name}` contains a space"));
     }
-    let (ranks, speed) = match spec.split_once('x') {
-        Some((ranks, speed)) => (ranks.trim(), Some(speed.trim())),
-        None => (spec.trim(), None),
-    };
+    let mut parts = spec.splitn(3, 'x').map(str::trim);
+    let ranks = parts.next().unwrap_or_default();
+    let (speed, threads) = (parts.next(), parts.next());
     let ranks = ranks
         .parse::<usize>()
         .ok()
@@ -119,10 +147,19 @@ fn parse_entry(entry: &str) -> Result<Node, String> {
             .filter(|s| s.is_finite() && *s > 0.0)
             .ok_or_else(|| format!("SPEED `{text}` is not a positive number"))?,
     };
+    let threads = match threads {
+        None => 1,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|t| (1..=MAX_THREADS).contains(t))
+            .ok_or_else(|| format!("THREADS `{text}` is not an integer from 1 to {MAX_THREADS}"))?,
+    };
     Ok(Node {
         name: name.to_owned(),
         ranks,
         speed,
+        threads,
     })
 }
 
@@ -134,10 +171,12 @@ mod tests {
     fn entries_in_rank_order_with_speed_one_by_default() {
         let cluster = Cluster::parse(" pi4:4x1.0 , desktop:8x3.5,laptop:2").unwrap();
         assert_eq!(cluster.ranks(), 14);
-        let speeds = cluster.speeds();
+        let speeds: Vec<f64> = cluster.ranks_specs().iter().map(|r| r.speed).collect();
         assert_eq!(speeds[..4], [1.0; 4]);
         assert_eq!(speeds[4..12], [3.5; 8]);
         assert_eq!(speeds[12..], [1.0; 2]);
+        assert!(cluster.ranks_specs().iter().all(|r| r.threads == 1));
+        assert!(!cluster.threaded());
         assert_eq!(cluster.node_of(3).name, "pi4");
         assert_eq!(cluster.node_of(4).name, "desktop");
         assert_eq!(cluster.node_of(13).name, "laptop");
@@ -163,6 +202,12 @@ mod tests {
             ("pi4:4xinf", "pi4:4xinf", "SPEED `inf`"),
             ("pi4:4x", "pi4:4x", "SPEED ``"),
             ("a:1,pi4:4:2", "pi4:4:2", "RANKS `4:2`"),
+            ("pi4:1x0.3x0", "pi4:1x0.3x0", "THREADS `0`"),
+            ("pi4:1x0.3xmany", "pi4:1x0.3xmany", "THREADS `many`"),
+            ("pi4:1x0.3x2.5", "pi4:1x0.3x2.5", "THREADS `2.5`"),
+            ("pi4:1x0.3x", "pi4:1x0.3x", "THREADS ``"),
+            ("pi4:1x0.3x4x2", "pi4:1x0.3x4x2", "THREADS `4x2`"),
+            ("pi4:1x0.3x2000", "pi4:1x0.3x2000", "from 1 to 1024"),
         ];
         for (value, entry, problem) in cases {
             let err = Cluster::parse(value).unwrap_err();
@@ -174,7 +219,40 @@ mod tests {
                 "{message}"
             );
             assert!(message.contains(problem), "{value}: {message}");
-            assert!(message.contains("name:RANKSxSPEED"), "{message}");
+            assert!(message.contains("name:RANKSxSPEEDxTHREADS"), "{message}");
         }
+    }
+
+    #[test]
+    fn threads_per_rank_are_the_optional_third_number() {
+        let cluster = Cluster::parse("pi1:1x0.33x4,desktop:1x1.0x7,laptop:2x1.5").unwrap();
+        let specs = cluster.ranks_specs();
+        assert_eq!(
+            specs,
+            [
+                RankSpec {
+                    speed: 0.33,
+                    threads: 4
+                },
+                RankSpec {
+                    speed: 1.0,
+                    threads: 7
+                },
+                RankSpec {
+                    speed: 1.5,
+                    threads: 1
+                },
+                RankSpec {
+                    speed: 1.5,
+                    threads: 1
+                },
+            ]
+        );
+        assert!(cluster.threaded());
+        assert_eq!(
+            cluster.to_string(),
+            "pi1:1x0.33x4,desktop:1x1x7,laptop:2x1.5"
+        );
+        assert_eq!(Cluster::parse(&cluster.to_string()).unwrap(), cluster);
     }
 }

@@ -222,6 +222,53 @@ impl SearchPlan {
             .collect())
     }
 
+    /// Task `task`'s predicted cost for the scheduler, from the plan alone: a class of tasks
+    /// whose seconds per unit are alike, and the units. SVCs: one class per kernel and shrinking
+    /// (kernels differ in cost per kernel entry and in iterations; shrinking off runs longer),
+    /// units rows² × features (the kernel entries an SMO solve computes, about) times, per fit of
+    /// the chain, 1 + ln(1 + C) (a larger C, a softer margin bound, takes more iterations).
+    /// Logistic regression: rows × features × (1 + ln(1 + C)). Random forest: rows × features ×
+    /// trees. The scheduler learns each class's seconds per unit as tasks finish, so only the
+    /// order within a class, and a first guess across classes, come from here.
+    /// A halving search's fit counts the rows of its iteration.
+    pub fn task_cost(&self, task: usize, n_features: usize) -> (usize, f64) {
+        let (iteration, fits) = self.task_fits(task);
+        let fold_rows = self.folds[fits[0].1].0.len();
+        let rows = match &self.halving {
+            Some(schedule) => {
+                schedule.n_resources[iteration] as f64 / schedule.n_samples as f64
+                    * fold_rows as f64
+            }
+            None => fold_rows as f64,
+        }
+        .max(1.0);
+        let size = rows * n_features.max(1) as f64;
+        let c_weight = |c: f64| 1.0 + (1.0 + c.max(0.0)).ln();
+        match &self.params[fits[0].0] {
+            EstimatorParams::Svc(svc) => {
+                let kernel = match svc.kernel {
+                    Kernel::Linear => 0,
+                    Kernel::Poly => 1,
+                    Kernel::Rbf => 2,
+                    Kernel::Sigmoid => 3,
+                };
+                let chain: f64 = fits
+                    .iter()
+                    .map(|&(candidate, _)| match &self.params[candidate] {
+                        EstimatorParams::Svc(svc) => c_weight(svc.c),
+                        _ => 1.0,
+                    })
+                    .sum();
+                (
+                    2 * kernel + usize::from(!svc.shrinking),
+                    rows * size * chain,
+                )
+            }
+            EstimatorParams::LogisticRegression(lr) => (8, size * c_weight(lr.c)),
+            EstimatorParams::RandomForest(forest) => (9, size * forest.n_estimators.max(1) as f64),
+        }
+    }
+
     /// Scores one fit of (iteration, candidate, fold) that took `fit_time` seconds with every
     /// metric.
     fn evaluate(
