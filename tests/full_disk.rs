@@ -137,19 +137,14 @@ fn a_full_disk_ends_every_rank_with_one_line_and_resume_completes() {
         "{}",
         run.stderr()
     );
-    let stderr = run.stderr();
-    let ours: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("triton-batch"))
-        .collect();
-    assert_eq!(ours.len(), 1, "one line:\n{stderr}");
+    let line = run.our_only_line("a full disk");
     // The file being written when the disk filled: the task log or the journal.
     let writing = |file: &Path| format!("no space left on device writing `{}`", file.display());
     assert!(
-        (ours[0].contains(&writing(&journal)) || ours[0].contains(&writing(&tasks_path(&out))))
-            && ours[0].contains("then run the same command with --resume"),
+        (line.contains(&writing(&journal)) || line.contains(&writing(&tasks_path(&out))))
+            && line.contains("then run the same command with --resume"),
         "{}",
-        ours[0]
+        line
     );
     assert_eq!(
         std::fs::read(&other).unwrap(),

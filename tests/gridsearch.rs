@@ -444,21 +444,11 @@ fn bad_grids_are_refused_before_any_compute() {
             60,
         );
         assert_ne!(run.code(), Some(0), "`{to}` must fail");
-        let stderr = run.stderr();
-        // mpirun adds its own banner about the non-zero exit; ours is one line.
-        let lines: Vec<&str> = stderr
-            .lines()
-            .filter(|l| l.starts_with("triton-batch"))
-            .collect();
-        assert_eq!(lines.len(), 1, "`{to}` gives one line:\n{stderr}");
+        let line = run.our_only_line(&format!("`{to}`"));
         for word in *words {
-            assert!(
-                lines[0].contains(word),
-                "`{to}` error lacks `{word}`: {}",
-                lines[0]
-            );
+            assert!(line.contains(word), "`{to}` error lacks `{word}`: {line}");
         }
-        assert!(!lines[0].contains("MPI_ABORT"), "{stderr}");
+        assert!(!line.contains("MPI_ABORT"), "{}", run.stderr());
         assert_eq!(std::fs::read(&out).unwrap(), b"an earlier result");
     }
 }

@@ -343,18 +343,9 @@ fn bad_halving_values_are_refused_in_one_line() {
             "`{to}` must be refused:\n{}",
             run.stderr()
         );
-        let stderr = run.stderr();
-        let lines: Vec<&str> = stderr
-            .lines()
-            .filter(|l| l.starts_with("triton-batch"))
-            .collect();
-        assert_eq!(lines.len(), 1, "`{to}` gives one line:\n{stderr}");
+        let line = run.our_only_line(&format!("`{to}`"));
         for word in *words {
-            assert!(
-                lines[0].contains(word),
-                "`{to}` error lacks `{word}`: {}",
-                lines[0]
-            );
+            assert!(line.contains(word), "`{to}` error lacks `{word}`: {line}");
         }
         assert_eq!(std::fs::read(&out).unwrap(), b"an earlier result");
     }

@@ -43,6 +43,18 @@ impl Run {
     pub fn code(&self) -> Option<i32> {
         self.output.status.code()
     }
+
+    /// Our one line on stderr (mpirun adds its own banner about a non-zero exit), asserted to be
+    /// the only one; `what` names the run in the failure message.
+    pub fn our_only_line(&self, what: &str) -> String {
+        let stderr = self.stderr();
+        let ours: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("triton-batch"))
+            .collect();
+        assert_eq!(ours.len(), 1, "{what} gives one line:\n{stderr}");
+        ours[0].to_string()
+    }
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.output.stderr).into_owned()
     }
