@@ -1,4 +1,4 @@
-"""scikit-learn's answer for the forest job of tests/forest.rs.
+"""scikit-learn's answer for the forest job of tests/integration/forest.rs.
 
 The job: tests/reference/gridsearch_data.h5, a stratified 25 % holdout, 60 trees,
 max_features="sqrt", oob_score. Our holdout draws its rows from our own stream, so the reference

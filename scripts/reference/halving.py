@@ -1,4 +1,4 @@
-"""References for successive halving (tests/halving.rs): scikit-learn's HalvingGridSearchCV and
+"""References for successive halving (tests/integration/halving.rs): scikit-learn's HalvingGridSearchCV and
 HalvingRandomSearchCV on two data sets written as HDF5 data files (datasets X and y):
 
   tests/reference/halving_binary.h5      make_classification(2000, 10 features), 2 classes:

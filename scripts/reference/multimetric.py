@@ -1,4 +1,4 @@
-"""Reference for the multi-metric grid search test (tests/gridsearch.rs): a small imbalanced
+"""Reference for the multi-metric grid search test (tests/integration/gridsearch.rs): a small imbalanced
 three-class data set written as an HDF5 data file (tests/reference/multimetric_data.h5, datasets X
 and y), and scikit-learn's GridSearchCV on it with scoring=["accuracy", "f1_macro",
 "balanced_accuracy"], refit="accuracy" and return_train_score=True: the cv_results_ score columns

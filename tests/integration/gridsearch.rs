@@ -3,10 +3,8 @@
 //! on any rank count and after a resume; fits that fail scored NaN; bad grids and bad `[scoring]`
 //! refused before any compute.
 
-mod common;
-
-use common::same::*;
-use common::*;
+use crate::common::same::*;
+use crate::common::*;
 use serde_json::Value as Json;
 use std::path::Path;
 use triton_batch::datafile::load_hdf5;

@@ -5,14 +5,12 @@
 //! One test brings one cluster up and runs the cases in turn; the cluster goes down on every path.
 //! Needs root and `ip netns`: elsewhere it fails, unless TRITON_BATCH_SKIP_CLUSTER=1 skips it.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::same::*;
-use common::*;
+use crate::common::same::*;
+use crate::common::*;
 use triton_batch::results::{ResultFile, Value};
 
 /// Its own names, addresses and ports, so that a cluster a developer has up is left alone.

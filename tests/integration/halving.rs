@@ -5,11 +5,9 @@
 //! ranks and after a kill in the middle of an iteration; bad `[search]` values refused in one line
 //! before any compute.
 
-mod common;
-
-use common::python::assert_same_bits;
-use common::same::table;
-use common::*;
+use crate::common::python::assert_same_bits;
+use crate::common::same::table;
+use crate::common::*;
 use serde::Deserialize;
 use serde_json::Value as Json;
 use triton_batch::datafile::load_hdf5;

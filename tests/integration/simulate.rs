@@ -7,12 +7,10 @@
 //! Nothing here compares a prediction with a separate timed run (machine load would decide such
 //! a test): `scripts/check-simulate` does that on a quiet machine.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use triton_batch::results::{ResultFile, Schema, Table, Value};
 
 /// SVC C-chains of three sizes and kernels (rbf with three C values, poly with two, sigmoid with

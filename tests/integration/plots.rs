@@ -2,11 +2,9 @@
 //! built here, and charts of real grid-search, forest and Monte Carlo runs that parse as SVG
 //! (XML with an <svg> root of the figure's size) and PNG (decoded, the figure's size, not blank).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use triton_batch::report::plot::FIGURE_SIZE;
 use triton_batch::results::{ResultFile, Table, Value};
 use triton_batch::scaling::runs::{runs_schema, RUNS_TABLE};

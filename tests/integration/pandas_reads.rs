@@ -2,12 +2,10 @@
 //! with `pandas.read_hdf` and h5py, in a venv the test creates (or the Python named by
 //! TRITON_BATCH_PYTHON).
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value as Json};
 use triton_batch::results::ResultFile;
 

@@ -1,11 +1,9 @@
 //! scripts/scale.sh end to end on the local hostfile: one row per run in the `runs` table, read
 //! back; a bad hostfile refused before anything runs; a failed run keeps the rows before it.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use triton_batch::results::{ResultFile, Table, Value};
 use triton_batch::scaling::runs::{job_hash, runs_schema};
 

@@ -3,9 +3,7 @@
 //! `validate` and by the run commands before any compute; `validate` prints the estimates of
 //! every job in `jobs/`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const HUGE_DATA: &str = r#"
 [data]

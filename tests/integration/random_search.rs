@@ -3,11 +3,9 @@
 //! randomized search run end to end whose `cv_results` lists those candidates; bad `[search]` and
 //! distribution tables refused in one line before any compute.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use serde::Deserialize;
 use triton_batch::jobfile::gridsearch::sampled;
 use triton_batch::ml::search::sampler::{sample, SampledGrid};

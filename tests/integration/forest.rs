@@ -1,12 +1,10 @@
 //! The forest job end to end through mpirun: identical votes, probabilities and importances on
 //! any rank count and after a resume, accuracy near scikit-learn's, bad parameters refused.
 
-mod common;
-
 use std::path::Path;
 
-use common::same::*;
-use common::*;
+use crate::common::same::*;
+use crate::common::*;
 
 /// 60 trees in 15 blocks on the grid-search reference data.
 const JOB: &str = SMALL_FOREST;

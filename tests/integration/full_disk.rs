@@ -3,14 +3,12 @@
 //! existing result files in the folder are untouched, and once space is freed `--resume`
 //! completes bit-identically.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::same::*;
-use common::*;
+use crate::common::same::*;
+use crate::common::*;
 use triton_batch::files::tasks_path;
 
 /// 96 blocks of about 0.1 s each here.

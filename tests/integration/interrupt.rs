@@ -3,14 +3,12 @@
 //! command, and the resume is bit-identical; a second run on the same `--out` is refused while
 //! the first runs, naming its host and pid; a lock left by a killed run blocks nothing.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::processes::*;
-use common::same::*;
-use common::*;
+use crate::common::processes::*;
+use crate::common::same::*;
+use crate::common::*;
 use triton_batch::files::partial_path;
 
 /// 96 blocks of about 0.1 s each here: several seconds of work on two ranks.

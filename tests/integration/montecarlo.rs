@@ -1,10 +1,8 @@
 //! The Monte Carlo job end to end through the real binary and real mpirun: identical numbers on
 //! any rank count and schedule, closed forms, failures that end the job, resume, bad input.
 
-mod common;
-
-use common::same::*;
-use common::*;
+use crate::common::same::*;
+use crate::common::*;
 use triton_batch::results::{ResultFile, Value};
 
 /// Arithmetic Asian call under GBM with the control variate: 24 blocks, a second or so of work.

@@ -6,14 +6,12 @@
 //! before and after the final rename), plus real SIGKILLs at random instants.
 //! scripts/kill-resume runs the 30 random kills of the issue.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::processes::*;
-use common::python::assert_same_bits;
-use common::*;
+use crate::common::processes::*;
+use crate::common::python::assert_same_bits;
+use crate::common::*;
 
 /// 18 tasks of SVC fits and the refit.
 const GRID: &str = r#"
@@ -165,7 +163,7 @@ fn a_forest_with_save_model_killed_at_each_moment_resumes_identically() {
     // Killed once the run was complete (the log removed): the resume keeps result and model.
     let stderr = killed_at(&job, "removed@1");
     assert!(!stderr.contains("resuming from the task log"), "{stderr}");
-    let regrown: i64 = common::same::table(&job.file("killed.h5"), "ranks")
+    let regrown: i64 = crate::common::same::table(&job.file("killed.h5"), "ranks")
         .i64_column("tasks")
         .unwrap()
         .iter()

@@ -4,14 +4,12 @@
 //! bit-identical, exit status 4, the loss recorded. A stopped rank 0: the others leave (status 5)
 //! and --resume completes the job. A task longer than the timeout is not a lost node.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::processes::*;
-use common::same::*;
-use common::*;
+use crate::common::processes::*;
+use crate::common::same::*;
+use crate::common::*;
 use triton_batch::results::{ResultFile, Value};
 
 /// 48 blocks of about 0.1 s each here: long enough to stop a rank while it holds work.

@@ -2,12 +2,10 @@
 //! its job reported, a crash while saving resumes, a grid search's refit model predicts its test
 //! score, and bad models or data are refused with one line before any output is written.
 
-mod common;
-
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use triton_batch::datafile::load_hdf5;
 use triton_batch::results::{ResultFile, Table, Value};
 

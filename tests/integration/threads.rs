@@ -1,12 +1,10 @@
 //! `--threads`: every job kind gives the same numbers, bit for bit, on 1, 2 and 3 threads and on
 //! two ranks of two threads; the count is recorded in the result; bad counts are refused.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::same::*;
-use common::*;
+use crate::common::same::*;
+use crate::common::*;
 use triton_batch::results::{ResultFile, Value};
 
 /// Seed walk, plain estimator: blocks long enough to be cut into pieces (and a short one).
