@@ -190,15 +190,11 @@ impl SearchPlan {
         let (train_rows, test_rows) = self.fold_rows(iteration, fits[0].1);
         let (fold_train, fold_test) = (train.select(&train_rows), train.select(&test_rows));
         let mut workspace = match &self.params[fits[0].0] {
-            EstimatorParams::Svc(svc) => {
-                let mut ws =
-                    SvcWorkspace::new(fold_train.x.view(), &fold_train.y, &fold_train.classes)?;
-                // A sigmoid kernel is not positive semi-definite: the dual is not convex, the
-                // solution depends on the starting point, and only a cold start reproduces
-                // libsvm's. Every other kernel has one optimum, which warm starts reach sooner.
-                ws.set_warm_start(svc.kernel != Kernel::Sigmoid);
-                Some(ws)
-            }
+            EstimatorParams::Svc(_) => Some(SvcWorkspace::new(
+                fold_train.x.view(),
+                &fold_train.y,
+                &fold_train.classes,
+            )?),
             _ => None,
         };
         Ok(fits

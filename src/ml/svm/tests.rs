@@ -333,6 +333,34 @@ fn sigmoid_fits_in_a_workspace_follow_libsvm() {
     }
 }
 
+/// Poly fits start cold in a workspace (`Kernel::warm_starts`): each equals a fresh fit, libsvm's
+/// path, whatever fits came before it.
+#[test]
+fn poly_fits_in_a_workspace_are_fresh_fits() {
+    let r = reference("svc_sigmoid.h5");
+    let mut ws = SvcWorkspace::new(r.x_train.view(), &r.y_train, &r.classes).unwrap();
+    for c in [0.1, 1.0, 2.0] {
+        for shrinking in [true, false] {
+            let svc = SvcParams {
+                c,
+                kernel: Kernel::Poly,
+                gamma: Gamma::Auto,
+                shrinking,
+                ..SvcParams::default()
+            }
+            .build()
+            .unwrap();
+            let model = ws.fit(&svc).unwrap();
+            let fresh = svc.fit(r.x_train.view(), &r.y_train, &r.classes).unwrap();
+            assert_eq!(
+                model.decision_function(r.x_test.view()).unwrap(),
+                fresh.decision_function(r.x_test.view()).unwrap(),
+                "C={c} shrinking={shrinking}: the shared fit is not the fresh one"
+            );
+        }
+    }
+}
+
 #[test]
 fn workspace_shares_the_probability_cross_validation() {
     let r = reference("svc_multiclass.h5");
