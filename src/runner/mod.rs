@@ -142,6 +142,8 @@ pub fn execute<J: JobKind + Send>(
     validate: impl FnOnce(&JobText) -> anyhow::Result<J> + Send,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    // Before MPI starts its threads, which would each get an arena of their own.
+    crate::par::one_malloc_arena();
     let cluster = Cluster::init(args.node_timeout)?;
     let run = RunInfo {
         size: cluster.size(),

@@ -127,7 +127,7 @@ pub(crate) fn solve(
     for t in 0..l {
         s.update_status(t);
     }
-    let (n_iter, converged) = s.run(cache, settings);
+    let (n_iter, converged) = crate::par::with_team(|| s.run(cache, settings));
     if s.active < l {
         s.reconstruct(cache);
         s.active = l;

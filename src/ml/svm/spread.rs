@@ -8,7 +8,7 @@
 //! Short loops, or one thread, run the serial loop itself: the overhead of a fork is a few
 //! microseconds, worth it only over thousands of entries.
 
-use rayon::prelude::*;
+use crate::par;
 
 use super::kernel::{kernel_row, FeatureMajor, KernelSpec};
 use super::lanes;
@@ -39,13 +39,10 @@ pub(crate) fn kernel_row_spread(
     if !spread(threads, (end - start) * cols.d, ROW_MIN_WORK) || end - start < 2 * ROW_PIECE {
         return kernel_row(spec, q, q_sq, cols, start, end, out);
     }
-    out[..end - start]
-        .par_chunks_mut(ROW_PIECE)
-        .enumerate()
-        .for_each(|(i, piece)| {
-            let s = start + i * ROW_PIECE;
-            kernel_row(spec, q, q_sq, cols, s, s + piece.len(), piece);
-        });
+    par::map_chunks_mut(&mut out[..end - start], ROW_PIECE, |i, piece| {
+        let s = start + i * ROW_PIECE;
+        kernel_row(spec, q, q_sq, cols, s, s + piece.len(), piece);
+    });
 }
 
 /// Merges per-piece `(max, index)` results in piece order: the largest value, ties to the last
@@ -83,16 +80,12 @@ pub(crate) fn update_argmax(
     if !spread(threads, n, 2 * SCAN_PIECE) {
         return lanes::update_argmax(f, ki, kj, a, b, pen);
     }
-    let results: Vec<(f64, usize)> = f
-        .par_chunks_mut(SCAN_PIECE)
-        .enumerate()
-        .map(|(p, fp)| {
-            let s = p * SCAN_PIECE;
-            let e = s + fp.len();
-            let (v, i) = lanes::update_argmax(fp, &ki[s..e], &kj[s..e], a, b, &pen[s..e]);
-            (v, offset(i, s))
-        })
-        .collect();
+    let results = par::map_chunks_mut(f, SCAN_PIECE, |p, fp| {
+        let s = p * SCAN_PIECE;
+        let e = s + fp.len();
+        let (v, i) = lanes::update_argmax(fp, &ki[s..e], &kj[s..e], a, b, &pen[s..e]);
+        (v, offset(i, s))
+    });
     merge_max(results)
 }
 
@@ -119,16 +112,12 @@ pub(crate) fn select_j(
         let a = if a > 0.0 { a } else { tau };
         (b * b) / a
     };
-    let results: Vec<(usize, f64)> = f
-        .par_chunks(SCAN_PIECE)
-        .enumerate()
-        .map(|(p, fp)| {
-            let s = p * SCAN_PIECE;
-            let e = s + fp.len();
-            let (j, g2) = lanes::select_j(fp, &pen[s..e], &kd[s..e], &ki[s..e], kii, gmax, tau);
-            (offset(j, s), g2)
-        })
-        .collect();
+    let results = par::map_pieces(n.div_ceil(SCAN_PIECE), |p| {
+        let s = p * SCAN_PIECE;
+        let e = (s + SCAN_PIECE).min(n);
+        let (j, g2) = lanes::select_j(&f[s..e], &pen[s..e], &kd[s..e], &ki[s..e], kii, gmax, tau);
+        (offset(j, s), g2)
+    });
     let gmax2 = results
         .iter()
         .fold(f64::NEG_INFINITY, |m, &(_, g2)| m.max(g2));
@@ -146,12 +135,10 @@ pub(crate) fn axpy(threads: usize, h: &mut [f64], w: f64, row: &[f64]) {
     if !spread(threads, h.len(), 2 * SCAN_PIECE) {
         return lanes::axpy(h, w, row);
     }
-    h.par_chunks_mut(SCAN_PIECE)
-        .enumerate()
-        .for_each(|(p, hp)| {
-            let s = p * SCAN_PIECE;
-            lanes::axpy(hp, w, &row[s..s + hp.len()]);
-        });
+    par::map_chunks_mut(h, SCAN_PIECE, |p, hp| {
+        let s = p * SCAN_PIECE;
+        lanes::axpy(hp, w, &row[s..s + hp.len()]);
+    });
 }
 
 #[cfg(test)]
