@@ -318,12 +318,11 @@ impl Team {
         loop {
             let state = self.state.load(Ordering::Acquire);
             let piece = (state & u32::MAX as u64) as usize;
+            // The piece count may already be the next loop's; then the state has moved on
+            // (closed, see `Finish`) and the exchange below fails.
             if state >> 32 != epoch || piece >= self.pieces.load(Ordering::Relaxed) {
                 return;
             }
-            // SAFETY: read after the Acquire of this epoch's state, which the job's store
-            // precedes; valid until every piece of the epoch is done, which needs this claim.
-            let work = unsafe { *self.job.load(Ordering::Relaxed) };
             if self
                 .state
                 .compare_exchange_weak(state, state + 1, Ordering::AcqRel, Ordering::Relaxed)
@@ -331,6 +330,9 @@ impl Team {
             {
                 // Counted even when `work` panics, so that no one waits for it forever.
                 let _done = Counted(&self.done);
+                // SAFETY: this loop's job, stored before its state (which the exchange
+                // acquired), stays valid until every claimed piece of the loop is done.
+                let work = unsafe { *self.job.load(Ordering::Relaxed) };
                 work(piece);
             }
         }
@@ -367,7 +369,9 @@ struct Finish<'a> {
 
 impl Drop for Finish<'_> {
     fn drop(&mut self) {
-        let closed = self.epoch << 32 | self.pieces as u64;
+        // No piece number: a helper that read this loop's state before and the next loop's
+        // piece count after cannot claim a piece of either.
+        let closed = self.epoch << 32 | u32::MAX as u64;
         let state = self.team.state.swap(closed, Ordering::AcqRel);
         let claimed = ((state & u32::MAX as u64) as usize).min(self.pieces);
         let done = &self.team.done;
@@ -432,12 +436,18 @@ mod tests {
     /// in piece order, and chunks are written where they belong, on 2 and 3 threads.
     #[test]
     fn a_team_runs_every_piece_of_every_loop_once() {
+        const ROUNDS: u64 = 50_000;
         for threads in [2, 3] {
             Pool::new(threads).unwrap().install(|| {
                 with_team(|| {
                     let mut data = vec![0u64; 1000];
-                    for round in 0..20_000u64 {
+                    let (runs, mut want_runs) = (AtomicUsize::new(0), 0);
+                    for round in 0..ROUNDS {
                         let n = (round % 7) as usize;
+                        for _ in 0..10 {
+                            map_pieces(n, |_| runs.fetch_add(1, Ordering::Relaxed));
+                        }
+                        want_runs += 10 * n;
                         let squares = map_pieces(n, |p| p as u64 * p as u64 + round);
                         let want: Vec<u64> = (0..n as u64).map(|p| p * p + round).collect();
                         assert_eq!(squares, want);
@@ -445,8 +455,9 @@ mod tests {
                             chunk.iter_mut().for_each(|v| *v += c as u64 + 1)
                         });
                     }
-                    let want: Vec<u64> = (0..1000).map(|i| 20_000 * (i / 64 + 1)).collect();
+                    let want: Vec<u64> = (0..1000).map(|i| ROUNDS * (i / 64 + 1)).collect();
                     assert_eq!(data, want);
+                    assert_eq!(runs.into_inner(), want_runs, "pieces run more than once");
                 })
             });
         }

@@ -344,11 +344,9 @@ impl Smo {
         } else {
             for &u in &free {
                 cache.ensure(u, l, None);
-                let w = self.alpha[u] * self.y[u];
-                let ku = cache.row(u);
-                for (f, &k) in self.f[n..l].iter_mut().zip(&ku[n..l]) {
-                    *f -= w * k;
-                }
+                // f − w·k, as f + (−w)·k: the same bits.
+                let w = -self.alpha[u] * self.y[u];
+                spread::axpy(self.threads, &mut self.f[n..l], w, &cache.row(u)[n..l]);
             }
         }
     }
