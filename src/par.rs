@@ -238,15 +238,16 @@ pub fn map_chunks_mut<T: Send, R: Send + Clone + Default>(
     piece: usize,
     work: impl Fn(usize, &mut [T]) -> R + Sync,
 ) -> Vec<R> {
-    let chunks: Vec<_> = pieces(data.len(), piece).collect();
-    let mut out = vec![R::default(); chunks.len()];
+    let (len, piece) = (data.len(), piece.max(1));
+    let mut out = vec![R::default(); len.div_ceil(piece)];
     let (data, results) = (SendPtr(data.as_mut_ptr()), SendPtr(out.as_mut_ptr()));
-    run_pieces(chunks.len(), &|c| {
-        let range = chunks[c].clone();
+    run_pieces(out.len(), &|c| {
+        let start = c * piece;
         // SAFETY: the chunks are disjoint ranges of `data` and each index runs once, while
         // `data` and `out` stay borrowed until every piece has run.
         unsafe {
-            let chunk = std::slice::from_raw_parts_mut(data.get().add(range.start), range.len());
+            let chunk =
+                std::slice::from_raw_parts_mut(data.get().add(start), piece.min(len - start));
             *results.get().add(c) = work(c, chunk);
         }
     });

@@ -50,11 +50,11 @@ impl Kernel {
     /// optimum but elsewhere than libsvm's path does, which is harmless only where the optimum
     /// is sharp: the rbf kernel's matrix has full rank. The sigmoid kernel is not positive
     /// semi-definite (several stationary points), and the poly kernel's matrix is low-rank (20
-    /// features at degree 3, coef0 0: 1,540 dimensions for 13,333 rows), so that many solutions are within
-    /// tol and libsvm's path decides which one it returns: on the notebook's grid, warm-started
-    /// poly fits ended 2 test samples from scikit-learn's in one split of 48, and cold ones give
-    /// all 48 exactly, for 1.75x the poly chains' time. The linear kernel keeps warm starts
-    /// (unmeasured: its large-C fits are the slowest cold).
+    /// features at degree 3, coef0 0: 1,540 dimensions for 13,333 rows), so that many solutions
+    /// are within tol and libsvm's path decides which one it returns: on the notebook's grid,
+    /// warm-started poly fits ended 2 test samples from scikit-learn's in one split of 48, and
+    /// cold ones give all 48 exactly, for 1.75x the poly chains' time. The linear kernel keeps
+    /// warm starts (unmeasured: its large-C fits are the slowest cold).
     pub fn warm_starts(self) -> bool {
         matches!(self, Kernel::Rbf | Kernel::Linear)
     }
