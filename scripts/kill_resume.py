@@ -21,7 +21,7 @@ MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2"]
 # Each job runs in a folder of its own, reference and killed runs under the same file names (the
 # result names its model file).
 JOBS = {
-    # 18 tasks of SVC fits (scripts/run-local's grid search on 8000 rows), with the refit.
+    # 36 tasks of SVC fits (scripts/run-local's grid search on 8000 rows), with the refit.
     "gridsearch": ("gridsearch", "jobs/quick-svc.toml", {"n_samples = 4000": "n_samples = 8000"}, False),
     # 2000 trees in blocks, the model saved tree by tree as blocks arrive.
     "forest": ("forest", "jobs/small-forest.toml", {"n_estimators = 200": "n_estimators = 2000"}, True),

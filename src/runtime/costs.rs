@@ -7,10 +7,12 @@
 //! - [`CostModel`] turns units into seconds as tasks finish: per class, seconds per unit over that
 //!   class's finished tasks (any rank), and per rank, a slowness (its seconds over what its tasks
 //!   took on average). Until a task of a class has finished, the mean rate of all classes stands in.
-//! - [`speed_chunk`] sizes a guided chunk by the rank's speed: a share of what remains in
-//!   proportion to its speed rather than an even one, so a Pi beside a desktop does not draw a
-//!   chunk of several tasks that alone outlasts the desktop's work (never larger than the even
-//!   guided chunk, so equal ranks get exactly the guided chunks).
+//! - [`cost_chunk`] sizes a guided chunk in predicted seconds rather than in tasks: half the
+//!   requester's share of the queue's estimated work, its share being in proportion to its speed
+//!   once speeds are known (an even one before), so neither a Pi beside a desktop nor the first
+//!   rank to ask, before anything is known, draws a chunk that alone outlasts the others' work (a
+//!   grid's handful of C-chains ahead of its many single fits). Never larger than the even guided
+//!   chunk in tasks; with equal tasks and speeds, exactly the guided chunk.
 //! - [`tail_pick`] is the speed-aware tail: which queued task (if any) a requesting rank gets when
 //!   the queue is down to single-task chunks. It plays the rest of the queue out greedily, largest
 //!   task first, each to the rank that would finish it first; the requester gets the first task
@@ -169,20 +171,30 @@ impl CostModel {
     }
 }
 
-/// A guided chunk for a rank with `speed_share` of the live ranks' speed (its 1/slowness over
-/// their sum): half its proportional share of the `remaining` tasks, at least one and at most
-/// `guided` (the even guided chunk). With equal speeds that is `guided` itself: the rounding can
-/// only push an exact integer share up, and the cap brings it back.
-pub fn speed_chunk(remaining: usize, guided: usize, speed_share: f64) -> usize {
-    if remaining == 0 || guided == 0 {
-        return 0;
+/// How many of the queue's first tasks (`front`: their estimated seconds, in the order they go
+/// out) make a rank's chunk: at most `guided` tasks, taken while the chunk's estimate is below
+/// half of `share` of the queue's estimated seconds `remaining` (so at least one). Equal tasks
+/// give the rounded-up share in tasks, and with an even share that is `guided` itself.
+pub fn cost_chunk(
+    front: impl IntoIterator<Item = f64>,
+    guided: usize,
+    remaining: f64,
+    share: f64,
+) -> usize {
+    let budget = remaining * share / 2.0;
+    if !budget.is_finite() {
+        return guided.min(1);
     }
-    let share = (remaining as f64 * speed_share / 2.0).ceil();
-    if share.is_finite() && share >= 1.0 {
-        (share as usize).min(guided)
-    } else {
-        1
+    let mut chunk = 0;
+    let mut seconds = 0.0;
+    for estimate in front.into_iter().take(guided) {
+        if chunk > 0 && seconds >= budget {
+            break;
+        }
+        chunk += 1;
+        seconds += estimate;
     }
+    chunk
 }
 
 /// A rank as the tail rule sees it.
@@ -323,21 +335,29 @@ mod tests {
     }
 
     #[test]
-    fn chunks_follow_speed_and_never_exceed_the_guided_chunk() {
-        // Three equal ranks: exactly the guided chunk, including exact integer shares.
+    fn chunks_follow_cost_and_speed_and_never_exceed_the_guided_chunk() {
+        // Three equal ranks, equal tasks: exactly the guided chunk, including exact integer shares.
         for remaining in 0..200 {
             let guided = crate::runtime::scheduler::guided_chunk(remaining, 3);
-            assert_eq!(
-                speed_chunk(remaining, guided, 1.0 / 3.0),
-                guided,
-                "{remaining}"
-            );
+            let front = vec![0.7; remaining];
+            let chunk = cost_chunk(front, guided, 0.7 * remaining as f64, 1.0 / 3.0);
+            assert_eq!(chunk, guided, "{remaining}");
         }
-        // A desktop (speed 4) beside two Pis (1 each), 12 tasks left: a Pi gets 1, not the
+        // A desktop (speed 4) beside two Pis (1 each), 12 equal tasks left: a Pi gets 1, not the
         // guided 2; the desktop the guided 2 (its proportional share would be 4).
-        assert_eq!(speed_chunk(12, 2, 1.0 / 6.0), 1);
-        assert_eq!(speed_chunk(12, 2, 4.0 / 6.0), 2);
-        assert_eq!(speed_chunk(1, 1, 0.01), 1);
+        assert_eq!(cost_chunk([1.0; 12], 2, 12.0, 1.0 / 6.0), 1);
+        assert_eq!(cost_chunk([1.0; 12], 2, 12.0, 4.0 / 6.0), 2);
+        assert_eq!(cost_chunk([1.0], 1, 1.0, 0.01), 1);
+        // Two large tasks ahead of 20 small ones on 2 equal ranks, nothing learned: the guided
+        // chunk of 6 would hand one rank both large tasks and 4 more; by cost it takes one.
+        let front = [10.0, 10.0].into_iter().chain([1.0; 20]);
+        assert_eq!(crate::runtime::scheduler::guided_chunk(22, 2), 6);
+        assert_eq!(cost_chunk(front.clone(), 6, 40.0, 0.5), 1);
+        // Past the large ones, small tasks fill the budget: 20 s left, a share of 5 s.
+        assert_eq!(cost_chunk([1.0; 20], 5, 20.0, 0.5), 5);
+        assert_eq!(cost_chunk([1.0; 20], 5, 20.0, 0.25), 3);
+        assert_eq!(cost_chunk(front, 0, 40.0, 0.5), 0);
+        assert_eq!(cost_chunk([1.0], 1, 1.0, f64::NAN), 1);
     }
 
     #[test]

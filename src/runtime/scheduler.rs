@@ -36,7 +36,7 @@ use mpi::point_to_point::{MatchedReceiveVec, Source};
 use mpi::topology::Communicator;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use super::costs::{free_in, speed_chunk, tail_pick, CostModel, Lane};
+use super::costs::{cost_chunk, free_in, tail_pick, CostModel, Lane};
 use super::{decode, encode, failure, tag, Cluster, POLL_INTERVAL};
 
 pub use super::costs::TaskCost;
@@ -510,17 +510,30 @@ impl Book {
     }
 
     /// Which queued tasks `rank` gets: a guided chunk off the front; under the dynamic schedule
-    /// largest first, and once some task has finished (so speeds can be told apart) a chunk no
-    /// larger than the rank's speed warrants (`speed_chunk`), and in the tail (single-task
-    /// chunks) what `pick_for` allows. Empty when the request is to wait.
+    /// largest first, no larger in estimated seconds than the rank's share of the queue's
+    /// (`cost_chunk`: an even share until some task has finished, then in proportion to its
+    /// speed), and in the tail (single-task chunks) what `pick_for` allows. Empty when the
+    /// request is to wait.
     fn next_chunk(&mut self, rank: usize) -> Vec<usize> {
         let live = self.lost.iter().filter(|&&lost| !lost).count();
         let mut size = guided_chunk(self.queue.len(), live);
         if self.schedule == Schedule::Dynamic && size > 0 {
             self.order_queue();
-            if self.model.learned() {
-                size = speed_chunk(self.queue.len(), size, self.speed_share(rank));
-            }
+            let share = match self.model.learned() {
+                true => self.speed_share(rank),
+                false => 1.0 / live as f64,
+            };
+            let estimates: Vec<f64> = self
+                .queue
+                .iter()
+                .map(|&task| self.model.estimate(self.cost(task)))
+                .collect();
+            size = cost_chunk(
+                estimates.iter().copied(),
+                size,
+                estimates.iter().sum(),
+                share,
+            );
             if size == 1 && self.model.learned() {
                 return self
                     .pick_for(rank)
@@ -762,11 +775,10 @@ mod tests {
         let predicted = costs(&[(0, 1.0), (0, 5.0), (0, 2.0), (0, 5.0), (0, 3.0), (0, 1.0)]);
         let pending: Vec<usize> = (0..6).collect();
         let mut book = Book::new(&pending, predicted.clone(), 1, Schedule::Dynamic);
-        assert_eq!(
-            book.request(0).unwrap(),
-            vec![1, 3, 4],
-            "equal costs keep task order"
-        );
+        // Largest first, equal costs in task order; the guided chunk of 3 is cut to 2 by cost
+        // (10 of the queue's 17 units reach half of it).
+        assert_eq!(book.request(0).unwrap(), vec![1, 3]);
+        assert_eq!(book.request(0).unwrap(), vec![4, 2]);
         let mut fixed = Book::new(&pending, predicted, 2, Schedule::Static);
         assert_eq!(fixed.request(0).unwrap(), vec![0, 1, 2]);
         assert_eq!(fixed.request(1).unwrap(), vec![3, 4, 5]);

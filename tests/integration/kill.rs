@@ -13,7 +13,7 @@ use crate::common::processes::*;
 use crate::common::python::assert_same_bits;
 use crate::common::*;
 
-/// 18 tasks of SVC fits and the refit.
+/// 30 tasks of SVC fits (12 C-chains and 18 poly fits) and the refit.
 const GRID: &str = r#"
 [data]
 source = "make_classification"

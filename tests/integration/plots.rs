@@ -264,7 +264,7 @@ fn plot_gridsearch_heatmap_of_a_real_run() {
     check_svg(&timeline);
     let text = std::fs::read_to_string(&timeline).unwrap();
     for label in [
-        "18 C-chain tasks on 2 ranks",
+        "36 search tasks on 2 ranks",
         "rank 0 (",
         "rank 1 (",
         "kernel poly",
@@ -276,7 +276,7 @@ fn plot_gridsearch_heatmap_of_a_real_run() {
         .iter()
         .map(|colour| text.matches(&format!("fill=\"{colour}\"")).count())
         .sum();
-    assert_eq!(bars, 18 + 3, "bars and legend swatches");
+    assert_eq!(bars, 36 + 3, "bars and legend swatches");
     let run = triton(&["plot", path_str(&h5), "--timeline", "--x", "C"], 30);
     assert_eq!(run.code(), Some(2), "{}", run.stderr());
     assert!(

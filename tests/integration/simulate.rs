@@ -13,8 +13,9 @@ use std::path::Path;
 use crate::common::*;
 use triton_batch::results::{ResultFile, Schema, Table, Value};
 
-/// SVC C-chains of three sizes and kernels (rbf with three C values, poly with two, sigmoid with
-/// one) on 3 folds: 9 tasks whose predicted costs differ, a second or two on one rank.
+/// SVC tasks of three sizes and kernels (an rbf C-chain of three C values, two poly fits alone,
+/// one sigmoid fit) on 3 folds: 12 tasks whose predicted costs differ, a second or two on one
+/// rank.
 const JOB: &str = r#"
 [data]
 source = "make_classification"
@@ -162,7 +163,7 @@ fn recorded_runs_replay_exactly_on_their_own_layout() {
     assert!(
         report
             .stdout()
-            .contains("task costs: journal `splits`, 9 tasks"),
+            .contains("task costs: journal `splits`, 12 tasks"),
         "{}",
         report.stdout()
     );

@@ -3,9 +3,11 @@
 //! every metric).
 //!
 //! SVC candidates that differ only in C on the same fold form one task (a C-chain), fitted in
-//! increasing C with one kernel cache, each fit warm-started from the previous C's solution
-//! (except under the sigmoid kernel). Every other candidate and fold is a task of its own. The
-//! plan is a function of the job alone, so results never depend on ranks or schedule.
+//! increasing C with one kernel cache, each fit warm-started from the previous C's solution where
+//! the kernel warm-starts, when their kernel chains ([`Kernel::chains_across_c`]: all but poly,
+//! whose long cold fits gain little from a shared cache and, chained, make the grid's longest
+//! task). Every other candidate and fold is a task of its own. The plan is a function of the job
+//! alone, so results never depend on ranks or schedule.
 //!
 //! A halving search (`halving`) fits every (iteration, candidate, fold) alone, on the iteration's
 //! row subsample of the fold; a task id names all three, so any rank can run any task without
@@ -41,7 +43,7 @@ pub struct SearchPlan {
     pub return_train_score: bool,
     /// A halving search's schedule; `None` for a search of every candidate on all rows.
     pub halving: Option<HalvingSchedule>,
-    /// The C-chains of a full search (none under halving).
+    /// The tasks of a full search, C-chains or single fits (none under halving).
     tasks: Vec<TaskFits>,
 }
 
@@ -64,7 +66,7 @@ pub struct SplitOutcome {
     pub error: String,
 }
 
-/// What makes fits share a task: SVCs equal but for C chain together.
+/// What makes fits share a task: SVCs equal but for C chain together, if their kernel chains.
 #[derive(PartialEq)]
 enum ChainKey {
     Svc { fold: usize, without_c: SvcParams },
@@ -97,7 +99,7 @@ impl SearchPlan {
         }
     }
 
-    /// The C-chains of a full search, in task-id order.
+    /// The tasks of a full search, in task-id order.
     pub fn tasks(&self) -> &[TaskFits] {
         &self.tasks
     }
@@ -305,14 +307,15 @@ impl SearchPlan {
     }
 }
 
-/// The tasks: chains of SVC fits equal but for C (in increasing C), every other fit alone;
+/// The tasks: chains of SVC fits equal but for C (in increasing C) where the kernel chains, every
+/// other fit alone;
 /// ordered by their first (fold, candidate).
 fn chain_fits(params: &[EstimatorParams], n_folds: usize) -> Vec<TaskFits> {
     let mut chains: Vec<(ChainKey, Vec<usize>)> = Vec::new();
     for fold in 0..n_folds {
         for (candidate, p) in params.iter().enumerate() {
             let key = match p {
-                EstimatorParams::Svc(svc) => ChainKey::Svc {
+                EstimatorParams::Svc(svc) if svc.kernel.chains_across_c() => ChainKey::Svc {
                     fold,
                     without_c: SvcParams {
                         c: 0.0,
@@ -355,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn svcs_equal_but_for_c_chain_in_increasing_c_per_fold() {
+    fn svcs_equal_but_for_c_chain_in_increasing_c_per_fold_but_poly() {
         let svc = |c: f64, kernel: &str| {
             params(
                 EstimatorKind::Svc,
@@ -367,6 +370,9 @@ mod tests {
             svc(0.5, "rbf"),
             svc(1.0, "poly"),
             svc(0.1, "rbf"),
+            svc(0.1, "poly"),
+            svc(0.5, "sigmoid"),
+            svc(0.1, "sigmoid"),
         ];
         let tasks = chain_fits(&all, 2);
         assert_eq!(
@@ -374,8 +380,12 @@ mod tests {
             vec![
                 vec![(3, 0), (1, 0), (0, 0)],
                 vec![(2, 0)],
+                vec![(4, 0)],
+                vec![(6, 0), (5, 0)],
                 vec![(3, 1), (1, 1), (0, 1)],
                 vec![(2, 1)],
+                vec![(4, 1)],
+                vec![(6, 1), (5, 1)],
             ]
         );
     }

@@ -22,6 +22,8 @@ use super::kernel::{diagonal, FeatureMajor, KernelSpec};
 use super::spread::kernel_row_spread;
 
 const NONE: u32 = u32::MAX;
+/// Positions per piece when exchanges are applied to every cached row.
+const SWAP_PIECE: usize = 512;
 
 /// Kernel rows of a fixed set of training rows under a fixed kernel, cached within a memory bound.
 #[derive(Debug, Clone)]
@@ -199,16 +201,10 @@ impl KernelCache {
                 &self.query,
                 self.x.sq[p],
                 &self.x,
-                have,
-                len,
+                (have, len),
                 &mut row[have..len],
+                self.single,
             );
-            if self.single {
-                // libsvm's Q values are single precision (see the module docs).
-                for v in &mut row[have..len] {
-                    *v = *v as f32 as f64;
-                }
-            }
             self.computed += (len - have) as u64;
         }
         self.push_mru(p);
@@ -271,32 +267,35 @@ impl KernelCache {
     }
 
     /// Exchanges positions for each pair (pairs must be disjoint): data, order and every cached
-    /// row. Rows are visited once each, applying all exchanges while the row is hot in cache; a
-    /// row that covers only one side of an exchange is dropped.
+    /// row. Rows are visited once each, applying all exchanges while the row is hot in cache, and
+    /// spread over the rank's threads (these scattered reads were the largest serial part of a
+    /// shrinking solve); a row that covers only one side of an exchange is dropped.
     pub(crate) fn swap_many(&mut self, pairs: &[(usize, usize)]) {
         if pairs.is_empty() {
             return;
         }
-        let s = self.x.n;
-        let mut h = self.next[s] as usize;
-        while h != s {
-            let nxt = self.next[h] as usize;
-            let len = self.rows[h].len();
-            let row = &mut self.rows[h];
-            let mut keep = true;
-            for &(a, b) in pairs {
-                let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-                if len > hi {
-                    row.swap(lo, hi);
-                } else if len > lo {
-                    keep = false;
-                    break;
+        let spans: Vec<(usize, usize)> = pairs.iter().map(|&(a, b)| (a.min(b), a.max(b))).collect();
+        let straddling = crate::par::map_chunks_mut(&mut self.rows, SWAP_PIECE, |c, rows| {
+            let mut straddling = vec![];
+            for (i, row) in rows
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, row)| !row.is_empty())
+            {
+                let len = row.len();
+                for &(lo, hi) in &spans {
+                    if len > hi {
+                        row.swap(lo, hi);
+                    } else if len > lo {
+                        straddling.push(c * SWAP_PIECE + i);
+                        break;
+                    }
                 }
             }
-            if !keep {
-                self.evict(h);
-            }
-            h = nxt;
+            straddling
+        });
+        for p in straddling.into_iter().flatten() {
+            self.evict(p);
         }
         for &(a, b) in pairs {
             if a == b {

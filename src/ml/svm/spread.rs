@@ -24,7 +24,8 @@ fn spread(threads: usize, len: usize, min: usize) -> bool {
     threads > 1 && len >= min
 }
 
-/// [`kernel_row`] over the rank's threads.
+/// [`kernel_row`] over the rank's threads, its values rounded to single precision when `single`
+/// (libsvm's Q values, see `cache`), each piece as it is computed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn kernel_row_spread(
     threads: usize,
@@ -32,16 +33,21 @@ pub(crate) fn kernel_row_spread(
     q: &[f64],
     q_sq: f64,
     cols: &FeatureMajor,
-    start: usize,
-    end: usize,
+    (start, end): (usize, usize),
     out: &mut [f64],
+    single: bool,
 ) {
+    let row_piece = |s: usize, piece: &mut [f64]| {
+        kernel_row(spec, q, q_sq, cols, s, s + piece.len(), piece);
+        if single {
+            piece.iter_mut().for_each(|v| *v = *v as f32 as f64);
+        }
+    };
     if !spread(threads, (end - start) * cols.d, ROW_MIN_WORK) || end - start < 2 * ROW_PIECE {
-        return kernel_row(spec, q, q_sq, cols, start, end, out);
+        return row_piece(start, &mut out[..end - start]);
     }
     par::map_chunks_mut(&mut out[..end - start], ROW_PIECE, |i, piece| {
-        let s = start + i * ROW_PIECE;
-        kernel_row(spec, q, q_sq, cols, s, s + piece.len(), piece);
+        row_piece(start + i * ROW_PIECE, piece)
     });
 }
 
@@ -208,7 +214,8 @@ mod tests {
         assert_eq!(got.0, f64::NEG_INFINITY);
     }
 
-    /// A kernel row filled piece by piece equals the serial row, for every kernel.
+    /// A kernel row filled piece by piece equals the serial row, for every kernel, and rounded to
+    /// single precision, the serial row rounded.
     #[test]
     fn spread_kernel_rows_are_the_serial_rows() {
         let (n, d) = (5 * ROW_PIECE + 21, 7);
@@ -228,13 +235,19 @@ mod tests {
             for (start, end) in [(0, n), (37, n - 5), (ROW_PIECE + 3, n)] {
                 let mut serial = vec![0.0; end - start];
                 kernel_row(&spec, &q, q_sq, &cols, start, end, &mut serial);
-                for threads in [2, 3] {
-                    let pool = Pool::new(threads).unwrap();
-                    let mut par = vec![0.0; end - start];
-                    pool.install(|| {
-                        kernel_row_spread(threads, &spec, &q, q_sq, &cols, start, end, &mut par)
-                    });
-                    assert_eq!(bits(&serial), bits(&par), "{kernel:?} {start}..{end}");
+                let rounded: Vec<f64> = serial.iter().map(|&v| v as f32 as f64).collect();
+                for (single, want) in [(false, &serial), (true, &rounded)] {
+                    for threads in [1, 2, 3] {
+                        let pool = Pool::new(threads).unwrap();
+                        let mut par = vec![0.0; end - start];
+                        pool.install(|| {
+                            let span = (start, end);
+                            kernel_row_spread(
+                                threads, &spec, &q, q_sq, &cols, span, &mut par, single,
+                            )
+                        });
+                        assert_eq!(bits(want), bits(&par), "{kernel:?} {start}..{end} {single}");
+                    }
                 }
             }
         }

@@ -111,7 +111,7 @@ pub fn plot(path: &Path, opts: &PlotOptions) -> anyhow::Result<PathBuf> {
     if opts.timeline {
         let (kind, journal, what, part): (_, _, _, fn(&Table, usize) -> String) =
             match kind.as_str() {
-                "gridsearch" => ("gridsearch", "splits", "C-chain tasks", timeline::kernel_of),
+                "gridsearch" => ("gridsearch", "splits", "search tasks", timeline::kernel_of),
                 "forest" => ("forest", "blocks", "tree blocks", |_, _| {
                     "tree block".into()
                 }),
