@@ -308,8 +308,7 @@ impl SearchPlan {
 }
 
 /// The tasks: chains of SVC fits equal but for C (in increasing C) where the kernel chains, every
-/// other fit alone;
-/// ordered by their first (fold, candidate).
+/// other fit alone; ordered by their first (fold, candidate).
 fn chain_fits(params: &[EstimatorParams], n_folds: usize) -> Vec<TaskFits> {
     let mut chains: Vec<(ChainKey, Vec<usize>)> = Vec::new();
     for fold in 0..n_folds {

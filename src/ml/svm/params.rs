@@ -62,9 +62,9 @@ impl Kernel {
     /// Whether a grid's fits of this kernel that differ only in C share one task (a C-chain, one
     /// kernel cache) rather than run as tasks of their own. Warm-started kernels chain. Of the
     /// cold ones, sigmoid fits are short and live off the shared cache (on the notebook's grid
-    /// without probability, 17 % slower as tasks of their own), while poly fits are long (1 %
-    /// slower alone) and a poly chain with shrinking off is the grid's longest task, which a
-    /// slow node must not draw whole.
+    /// without probability, 10-17 % slower as tasks of their own), while poly fits are
+    /// long (alone, 1-8 % slower in two runs, about the runs' noise) and a poly chain with
+    /// shrinking off is the grid's longest task, which a slow node must not draw whole.
     pub fn chains_across_c(self) -> bool {
         self != Kernel::Poly
     }
