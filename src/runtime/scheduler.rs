@@ -523,11 +523,7 @@ impl Book {
                 true => self.speed_share(rank),
                 false => 1.0 / live as f64,
             };
-            let estimates: Vec<f64> = self
-                .queue
-                .iter()
-                .map(|&task| self.model.estimate(self.cost(task)))
-                .collect();
+            let estimates: Vec<f64> = self.queue.iter().map(|&t| self.estimate(t)).collect();
             size = cost_chunk(
                 estimates.iter().copied(),
                 size,
@@ -536,7 +532,7 @@ impl Book {
             );
             if size == 1 && self.model.learned() {
                 return self
-                    .pick_for(rank)
+                    .pick_for(rank, &estimates)
                     .and_then(|position| self.queue.remove(position))
                     .into_iter()
                     .collect();
@@ -570,20 +566,18 @@ impl Book {
             .sort_by(|&a, &b| estimate(b).total_cmp(&estimate(a)));
     }
 
-    /// The tail rule for `rank`'s request: the queue position it gets, or `None` to wait.
-    fn pick_for(&self, rank: usize) -> Option<usize> {
-        let estimates: Vec<f64> = self
-            .queue
-            .iter()
-            .map(|&task| self.model.estimate(self.cost(task)))
-            .collect();
+    /// A task's predicted seconds on a rank of average speed, as known now.
+    fn estimate(&self, task: usize) -> f64 {
+        self.model.estimate(self.cost(task))
+    }
+
+    /// The tail rule for `rank`'s request, given the queue's `estimates`: the queue position it
+    /// gets, or `None` to wait.
+    fn pick_for(&self, rank: usize, estimates: &[f64]) -> Option<usize> {
         let lanes: Vec<Lane> = (0..self.lost.len())
             .map(|r| {
                 let slowness = self.model.slowness(r);
-                let held: f64 = self.held[r]
-                    .iter()
-                    .map(|&task| self.model.estimate(self.cost(task)))
-                    .sum();
+                let held: f64 = self.held[r].iter().map(|&task| self.estimate(task)).sum();
                 Lane {
                     live: !self.lost[r],
                     slowness,
@@ -591,7 +585,7 @@ impl Book {
                 }
             })
             .collect();
-        tail_pick(&estimates, &lanes, rank)
+        tail_pick(estimates, &lanes, rank)
     }
 
     /// Records `task`'s output from `rank`, which took `seconds`; true when it is the first (the
