@@ -197,10 +197,14 @@ pub fn with_team<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     if threads < 2 || TEAM.with(|t| !t.get().is_null()) {
         return work();
     }
-    let team = Team::default();
+    let team = Team {
+        threads,
+        ..Team::default()
+    };
     rayon::in_place_scope(|scope| {
-        for _ in 1..threads {
-            scope.spawn(|_| team.help());
+        for thread in 1..threads {
+            let team = &team;
+            scope.spawn(move |_| team.help(thread));
         }
         // Stops the helpers however `work` ends: the scope waits for them.
         struct Release<'a>(&'a Team);
@@ -282,8 +286,16 @@ thread_local! {
 /// another process when the node's cores are oversubscribed.
 const SPINS_BEFORE_YIELD: u32 = 20_000;
 
-/// The loop being run: its epoch (high 32 bits) and the next piece to claim (low 32 bits) in one
-/// word, so a late helper can never claim a piece of another loop than the one it read.
+/// Slots a loop's pieces are claimed in: at most one bit each of the state word.
+const SLOTS: usize = 32;
+
+/// The loop being run: its epoch (high 32 bits) and which of its slots are claimed (low 32 bits,
+/// one bit each; bits past the loop's slots are set) in one word, so a late helper can never
+/// claim a slot of another loop than the one it read. A loop of P pieces has min(P, 32) slots,
+/// each a run of consecutive pieces. Each thread claims slots from its own home slot on
+/// (thread t of T: slot t·S/T), so a loop over the same data gives each thread the same part of
+/// it loop after loop: that part stays in its core's cache, where a shared claim counter handed
+/// the parts out in arrival order and moved them between cores every loop.
 #[derive(Default)]
 struct Team {
     state: AtomicU64,
@@ -291,55 +303,78 @@ struct Team {
     pieces: AtomicUsize,
     done: AtomicUsize,
     stop: AtomicBool,
+    threads: usize,
+}
+
+/// The slots of a loop of `pieces` pieces.
+fn slots(pieces: usize) -> usize {
+    pieces.min(SLOTS)
+}
+
+/// The claim bits of a loop with `slots` slots before any is claimed: those past its slots set.
+fn open_mask(slots: usize) -> u32 {
+    u32::MAX.checked_shl(slots as u32).unwrap_or(0)
 }
 
 impl Team {
     fn run(&self, pieces: usize, work: &(dyn Fn(usize) + Sync)) {
-        assert!(pieces < u32::MAX as usize, "{pieces} pieces");
         let epoch = (self.state.load(Ordering::Relaxed) >> 32) + 1;
         // SAFETY: the helpers call `work` only for pieces of this epoch, and this function
-        // returns (or unwinds) only after every piece of it is done or can no longer be claimed
+        // returns (or unwinds) only after every slot of it is done or can no longer be claimed
         // (`Finish`), so the borrow outlives every call.
         let work: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(work) };
         let slot = &work as *const _ as *mut _;
         self.job.store(slot, Ordering::Relaxed);
         self.pieces.store(pieces, Ordering::Relaxed);
         self.done.store(0, Ordering::Relaxed);
-        self.state.store(epoch << 32, Ordering::Release);
+        let slots = slots(pieces);
+        self.state
+            .store(epoch << 32 | open_mask(slots) as u64, Ordering::Release);
         let _finish = Finish {
             team: self,
             epoch,
-            pieces,
+            slots,
         };
-        self.claim_and_run(epoch);
+        self.claim_and_run(epoch, 0);
     }
 
-    /// Claims pieces of loop `epoch` until none is left (or another loop has started).
-    fn claim_and_run(&self, epoch: u64) {
+    /// Claims slots of loop `epoch`, from thread `thread`'s home slot on, and runs their pieces
+    /// until none is left (or another loop has started).
+    fn claim_and_run(&self, epoch: u64, thread: usize) {
         loop {
             let state = self.state.load(Ordering::Acquire);
-            let piece = (state & u32::MAX as u64) as usize;
-            // The piece count may already be the next loop's; then the state has moved on
-            // (closed, see `Finish`) and the exchange below fails.
-            if state >> 32 != epoch || piece >= self.pieces.load(Ordering::Relaxed) {
+            let free = !(state as u32);
+            if state >> 32 != epoch || free == 0 {
                 return;
             }
+            // The piece count may already be the next loop's; then the state has moved on
+            // (closed, see `Finish`) and the exchange below fails.
+            let pieces = self.pieces.load(Ordering::Relaxed);
+            let slots = slots(pieces);
+            let home = (thread * slots / self.threads) as u32;
+            let slot = (home + free.rotate_right(home).trailing_zeros()) % SLOTS as u32;
             if self
                 .state
-                .compare_exchange_weak(state, state + 1, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange_weak(
+                    state,
+                    state | 1 << slot,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
             {
                 // Counted even when `work` panics, so that no one waits for it forever.
                 let _done = Counted(&self.done);
                 // SAFETY: this loop's job, stored before its state (which the exchange
-                // acquired), stays valid until every claimed piece of the loop is done.
+                // acquired), stays valid until every claimed slot of the loop is done.
                 let work = unsafe { *self.job.load(Ordering::Relaxed) };
-                work(piece);
+                let slot = slot as usize;
+                (slot * pieces / slots..(slot + 1) * pieces / slots).for_each(work);
             }
         }
     }
 
-    fn help(&self) {
+    fn help(&self, thread: usize) {
         let mut seen = 0;
         loop {
             wait_until(|| {
@@ -350,7 +385,7 @@ impl Team {
                 return;
             }
             seen = self.state.load(Ordering::Acquire) >> 32;
-            self.claim_and_run(seen);
+            self.claim_and_run(seen, thread);
         }
     }
 }
@@ -360,24 +395,24 @@ impl Team {
 /// only speed: the caller runs any piece no helper has claimed.
 const YIELDS_BEFORE_NAP: u32 = 2_000;
 
-/// Ends a loop of [`Team::run`], returning or unwinding: claims the pieces nobody has, so no
+/// Ends a loop of [`Team::run`], returning or unwinding: claims the slots nobody has, so no
 /// helper starts one later, then waits for the claimed ones.
 struct Finish<'a> {
     team: &'a Team,
     epoch: u64,
-    pieces: usize,
+    slots: usize,
 }
 
 impl Drop for Finish<'_> {
     fn drop(&mut self) {
-        // No piece number: a helper that read this loop's state before and the next loop's
-        // piece count after cannot claim a piece of either.
+        // Every slot claimed: a helper that read this loop's state before and the next loop's
+        // piece count after cannot claim a slot of either.
         let closed = self.epoch << 32 | u32::MAX as u64;
         let state = self.team.state.swap(closed, Ordering::AcqRel);
-        let claimed = ((state & u32::MAX as u64) as usize).min(self.pieces);
+        let unclaimed = (!(state as u32)).count_ones() as usize;
         let done = &self.team.done;
-        done.fetch_add(self.pieces - claimed, Ordering::Release);
-        wait_until(|| done.load(Ordering::Acquire) == self.pieces);
+        done.fetch_add(unclaimed, Ordering::Release);
+        wait_until(|| done.load(Ordering::Acquire) == self.slots);
     }
 }
 
@@ -434,17 +469,19 @@ mod tests {
     }
 
     /// Many short loops in a row, as a solve runs them: every piece runs once, results come back
-    /// in piece order, and chunks are written where they belong, on 2 and 3 threads.
+    /// in piece order, and chunks are written where they belong, on 2 and 3 threads; loops of
+    /// fewer pieces than slots, as many, and more (several pieces a slot).
     #[test]
     fn a_team_runs_every_piece_of_every_loop_once() {
         const ROUNDS: u64 = 50_000;
+        const PIECES: [usize; 10] = [0, 1, 2, 3, 5, 6, SLOTS - 1, SLOTS, SLOTS + 1, 3 * SLOTS + 7];
         for threads in [2, 3] {
             Pool::new(threads).unwrap().install(|| {
                 with_team(|| {
                     let mut data = vec![0u64; 1000];
                     let (runs, mut want_runs) = (AtomicUsize::new(0), 0);
                     for round in 0..ROUNDS {
-                        let n = (round % 7) as usize;
+                        let n = PIECES[round as usize % PIECES.len()];
                         for _ in 0..10 {
                             map_pieces(n, |_| runs.fetch_add(1, Ordering::Relaxed));
                         }
