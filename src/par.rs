@@ -323,8 +323,8 @@ impl Team {
         // returns (or unwinds) only after every slot of it is done or can no longer be claimed
         // (`Finish`), so the borrow outlives every call.
         let work: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(work) };
-        let slot = &work as *const _ as *mut _;
-        self.job.store(slot, Ordering::Relaxed);
+        let job = &work as *const _ as *mut _;
+        self.job.store(job, Ordering::Relaxed);
         self.pieces.store(pieces, Ordering::Relaxed);
         self.done.store(0, Ordering::Relaxed);
         let slots = slots(pieces);

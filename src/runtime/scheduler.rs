@@ -519,9 +519,10 @@ impl Book {
         let mut size = guided_chunk(self.queue.len(), live);
         if self.schedule == Schedule::Dynamic && size > 0 {
             self.order_queue();
-            let share = match self.model.learned() {
-                true => self.speed_share(rank),
-                false => 1.0 / live as f64,
+            let share = if self.model.learned() {
+                self.speed_share(rank)
+            } else {
+                1.0 / live as f64
             };
             let estimates: Vec<f64> = self.queue.iter().map(|&t| self.estimate(t)).collect();
             size = cost_chunk(
@@ -557,13 +558,11 @@ impl Book {
         if self.schedule != Schedule::Dynamic {
             return;
         }
-        let model = &self.model;
-        let costs = &self.costs;
-        let estimate =
-            |task: usize| model.estimate(costs.get(task).copied().unwrap_or(TaskCost::EQUAL));
-        self.queue
+        let mut queue = std::mem::take(&mut self.queue);
+        queue
             .make_contiguous()
-            .sort_by(|&a, &b| estimate(b).total_cmp(&estimate(a)));
+            .sort_by(|&a, &b| self.estimate(b).total_cmp(&self.estimate(a)));
+        self.queue = queue;
     }
 
     /// A task's predicted seconds on a rank of average speed, as known now.

@@ -2,12 +2,12 @@
 //! metrics, and what one task is, plus running a task on the training data (each fit scored with
 //! every metric).
 //!
-//! SVC candidates that differ only in C on the same fold form one task (a C-chain), fitted in
-//! increasing C with one kernel cache, each fit warm-started from the previous C's solution where
-//! the kernel warm-starts, when their kernel chains ([`Kernel::chains_across_c`]: all but poly,
-//! whose long cold fits gain little from a shared cache and, chained, make the grid's longest
-//! task). Every other candidate and fold is a task of its own. The plan is a function of the job
-//! alone, so results never depend on ranks or schedule.
+//! SVC candidates that differ only in C on the same fold form one task (a C-chain) when their
+//! kernel chains ([`Kernel::chains_across_c`]: all but poly, whose long cold fits gain little from
+//! a shared cache and, chained, make the grid's longest task). A chain is fitted in increasing C
+//! with one kernel cache, each fit warm-started from the previous C's solution where the kernel
+//! warm-starts. Every other candidate and fold is a task of its own. The plan is a function of the
+//! job alone, so results never depend on ranks or schedule.
 //!
 //! A halving search (`halving`) fits every (iteration, candidate, fold) alone, on the iteration's
 //! row subsample of the fold; a task id names all three, so any rank can run any task without
