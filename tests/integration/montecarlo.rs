@@ -165,6 +165,9 @@ fn a_failing_rank_ends_the_job_within_seconds() {
     let dir = tempdir();
     let job = job_file(dir.path(), "cv.toml", CV_JOB);
     let out = dir.path().join("fail.h5");
+    // The failure fires when the rank starts its second block. The static schedule gives every
+    // rank 24 / np blocks, so it does; under the dynamic one, a rank slowed on a busy machine can
+    // be handed one chunk or none and the job would end well, which made this test flaky in CI.
     for (np, spec, who) in [
         (2, "panic@1", "rank 1 on"),
         (2, "error@1", "rank 1 on"),
@@ -176,6 +179,8 @@ fn a_failing_rank_ends_the_job_within_seconds() {
             &[
                 "montecarlo",
                 path_str(&job),
+                "--schedule",
+                "static",
                 "--quiet",
                 "--out",
                 path_str(&out),
