@@ -6,6 +6,8 @@
 //!   so one thread costs nothing.
 //! - Work is cut into pieces whose bounds depend on the data only, never on the thread count, and
 //!   per-piece results are combined in piece order, so results are bit-identical for any count.
+//!   Only loops whose result is the same for any bounds (element-wise updates, maxima with their
+//!   index) may size pieces by the thread count.
 //! - No MPI here: the pool's threads only compute (MPI stays on the thread that owns it).
 
 use std::cell::Cell;

@@ -2,23 +2,27 @@
 //! least-recently-used cache of kernel rows bounded in MB, as in libsvm: a row is cached over a
 //! prefix `[0, len)` of the current order, the solver permutes positions to keep its active
 //! (unshrunk) set in front, and only the missing tail of a row is ever computed. Each cached row
-//! owns room for a full row (f64), so the bound is exact and the heap does not fragment. The cache owns
+//! owns room for a full row, so the bound is exact and the heap does not fragment. The cache owns
 //! that order, so it survives from one fit to the next: fits on the same rows with the same kernel
 //! (other C, shrinking on or off) reuse every row still cached. A cold solve first puts the rows
 //! back in their given order ([`KernelCache::restore_order`]), so that it takes libsvm's path.
 //!
-//! A cache made `single` rounds its values to single precision, as libsvm's are (its `Qfloat` is
+//! A `KernelCache<f32>` keeps its values in single precision, as libsvm does (its `Qfloat` is
 //! `float`; the diagonal, `QD`, stays double): the solver's gradients, working-set choices and
-//! steps then see the kernel values libsvm's do. Cold fits use it; warm-started workspace fits
-//! keep f64 values (see `workspace`). Where the solution depends on the path (the sigmoid kernel is
-//! not positive semi-definite; a poly fit stopped at tol), that rounding decides which answer the
-//! solver ends at: with f64 values, fresh fits of the notebook's grid ended 2–3 test samples off
-//! scikit-learn's (sigmoid, C = 1, 2, 5, shrinking on; tests/reference/svc_grid_splits.h5); with
-//! f32 values they score as scikit-learn's, in the same number of iterations.
+//! steps then see the kernel values libsvm's do, the cache holds twice the rows of an f64 one,
+//! and the solver's scans read half the bytes per row (they are bound by memory on fits that
+//! mostly reuse cached rows). Cold fits use it; warm-started workspace fits keep f64 values in a
+//! `KernelCache<f64>` (see `workspace`). Where the solution depends on the path (the sigmoid
+//! kernel is not positive semi-definite; a poly fit stopped at tol), that rounding decides which
+//! answer the solver ends at: with f64 values, fresh fits of the notebook's grid ended 2–3 test
+//! samples off scikit-learn's (sigmoid, C = 1, 2, 5, shrinking on;
+//! tests/reference/svc_grid_splits.h5); with f32 values they score as scikit-learn's, in the
+//! same number of iterations.
 
 use ndarray::ArrayView2;
 
 use super::kernel::{diagonal, FeatureMajor, KernelSpec};
+use super::lanes::KernelValue;
 use super::spread::kernel_row_spread;
 
 const NONE: u32 = u32::MAX;
@@ -27,37 +31,33 @@ const SWAP_PIECE: usize = 512;
 
 /// Kernel rows of a fixed set of training rows under a fixed kernel, cached within a memory bound.
 #[derive(Debug, Clone)]
-pub(crate) struct KernelCache {
+pub(crate) struct KernelCache<V: KernelValue> {
     spec: KernelSpec,
     x: FeatureMajor,
     diag: Vec<f64>,
     /// Position -> index of the row in the problem as it was given.
     perm: Vec<usize>,
     /// Cached row data per position; `rows[p].len()` is the cached prefix length (0 = absent).
-    rows: Vec<Vec<f64>>,
+    rows: Vec<Vec<V>>,
     /// Circular doubly linked LRU list over positions; index `n` is the sentinel.
     prev: Vec<u32>,
     next: Vec<u32>,
-    /// Free f64 slots within the bound.
+    /// Free value slots within the bound.
     free: usize,
     /// A buffer of an evicted row, for the next new row.
-    spare: Option<Vec<f64>>,
+    spare: Option<Vec<V>>,
     capacity: usize,
     query: Vec<f64>,
     computed: u64,
-    /// Values rounded to single precision, as libsvm's (see the module docs).
-    single: bool,
 }
 
-impl KernelCache {
-    /// The rows `rows` of `x` (all rows when `None`) under `spec`, with `cache_mb` MB for rows;
-    /// values in single precision when `single` (libsvm's), else in f64.
+impl<V: KernelValue> KernelCache<V> {
+    /// The rows `rows` of `x` (all rows when `None`) under `spec`, with `cache_mb` MB for rows.
     pub(crate) fn new(
         spec: KernelSpec,
         x: ArrayView2<f64>,
         rows: Option<&[usize]>,
         cache_mb: f64,
-        single: bool,
     ) -> Self {
         let x = FeatureMajor::from_rows(x, rows);
         let n = x.n;
@@ -76,15 +76,14 @@ impl KernelCache {
             spare: None,
             capacity,
             computed: 0,
-            single,
         }
     }
 
     fn slots(cache_mb: f64, n: usize) -> usize {
         let bytes = (cache_mb * (1u64 << 20) as f64) as usize;
         // Row headers count against the bound too; never less than two full rows.
-        let header = n * (std::mem::size_of::<Vec<f64>>() + 8);
-        (bytes.saturating_sub(header) / 8).max(2 * n)
+        let header = n * (std::mem::size_of::<Vec<V>>() + 8);
+        (bytes.saturating_sub(header) / std::mem::size_of::<V>()).max(2 * n)
     }
 
     /// Number of training rows.
@@ -95,11 +94,6 @@ impl KernelCache {
     /// The kernel.
     pub(crate) fn spec(&self) -> &KernelSpec {
         &self.spec
-    }
-
-    /// Whether values are rounded to single precision.
-    pub(crate) fn single(&self) -> bool {
-        self.single
     }
 
     /// Kernel values computed so far (a measure of the work the cache did not save).
@@ -187,11 +181,11 @@ impl KernelCache {
                 if buf.len() >= len {
                     buf.truncate(len);
                 } else {
-                    buf.resize(len, 0.0);
+                    buf.resize(len, V::default());
                 }
                 self.rows[p] = buf;
             } else {
-                self.rows[p].resize(len, 0.0);
+                self.rows[p].resize(len, V::default());
             }
             let row = &mut self.rows[p];
             self.x.row_into(p, &mut self.query);
@@ -203,7 +197,6 @@ impl KernelCache {
                 &self.x,
                 (have, len),
                 &mut row[have..len],
-                self.single,
             );
             self.computed += (len - have) as u64;
         }
@@ -212,7 +205,7 @@ impl KernelCache {
 
     /// Row `p` as cached (call [`ensure`](Self::ensure) first).
     #[inline]
-    pub(crate) fn row(&self, p: usize) -> &[f64] {
+    pub(crate) fn row(&self, p: usize) -> &[V] {
         &self.rows[p]
     }
 

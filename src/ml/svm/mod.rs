@@ -217,7 +217,7 @@ pub(crate) struct ProblemId {
 pub(crate) type PairSolver<'a> =
     &'a mut dyn FnMut(ProblemId, &KernelSpec, &[usize], &[f64], &[f64]) -> Solution;
 
-/// A cold solve with a fresh cache of `cache_mb`.
+/// A cold solve with a fresh cache of `cache_mb`, in libsvm's single-precision values.
 fn solve_cold(
     x: ArrayView2<f64>,
     spec: &KernelSpec,
@@ -227,7 +227,7 @@ fn solve_cold(
     settings: SolverSettings,
     cache_mb: f64,
 ) -> Solution {
-    let mut cache = KernelCache::new(*spec, x, Some(rows), cache_mb, true);
+    let mut cache = KernelCache::<f32>::new(*spec, x, Some(rows), cache_mb);
     solve(&mut cache, y, c, settings, Start::Cold)
 }
 

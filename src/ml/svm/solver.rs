@@ -9,7 +9,7 @@
 //! −δ (K_i − K_j)), and H_t = −y_t Ḡ_t = −Σ_{s at upper bound} C_s y_s K_ts.
 
 use super::cache::KernelCache;
-use super::lanes;
+use super::lanes::{self, KernelValue};
 use super::spread;
 
 const TAU: f64 = 1e-12;
@@ -64,10 +64,9 @@ struct Smo {
     f: Vec<f64>,
     h: Vec<f64>,
     status: Vec<u8>,
-    flags: Vec<u8>,
-    /// 0 for members of I_up (resp. I_low), −inf otherwise: masks for the vector loops.
-    up_pen: Vec<f64>,
-    low_pen: Vec<f64>,
+    /// Membership of I_up (resp. I_low), as the vector loops read it.
+    in_up: Vec<bool>,
+    in_low: Vec<bool>,
     /// The rank's threads (`--threads`), which the long loops are spread over.
     threads: usize,
 }
@@ -82,8 +81,8 @@ fn flags_of(y: f64, status: u8) -> u8 {
 
 /// Solves the problem whose rows are those of `cache` (in the order they were given to it), with
 /// labels `y` (±1) and upper bounds `c`.
-pub(crate) fn solve(
-    cache: &mut KernelCache,
+pub(crate) fn solve<V: KernelValue>(
+    cache: &mut KernelCache<V>,
     y: &[f64],
     c: &[f64],
     settings: SolverSettings,
@@ -114,9 +113,8 @@ pub(crate) fn solve(
         unshrink: false,
         tol: settings.tol,
         status: vec![AT_LOWER; l],
-        flags: vec![0; l],
-        up_pen: vec![0.0; l],
-        low_pen: vec![0.0; l],
+        in_up: vec![false; l],
+        in_low: vec![false; l],
         y: yp,
         c: cp,
         alpha,
@@ -161,17 +159,12 @@ impl Smo {
         };
         self.status[t] = st;
         let fl = flags_of(self.y[t], st);
-        self.flags[t] = fl;
-        self.up_pen[t] = if fl & UP != 0 { 0.0 } else { f64::NEG_INFINITY };
-        self.low_pen[t] = if fl & LOW != 0 {
-            0.0
-        } else {
-            f64::NEG_INFINITY
-        };
+        self.in_up[t] = fl & UP != 0;
+        self.in_low[t] = fl & LOW != 0;
     }
 
     /// Applies position exchanges (disjoint pairs) to every per-position array and the cache.
-    fn swap_many(&mut self, cache: &mut KernelCache, pairs: &[(usize, usize)]) {
+    fn swap_many<V: KernelValue>(&mut self, cache: &mut KernelCache<V>, pairs: &[(usize, usize)]) {
         cache.swap_many(pairs);
         for &(a, b) in pairs {
             self.y.swap(a, b);
@@ -180,13 +173,16 @@ impl Smo {
             self.f.swap(a, b);
             self.h.swap(a, b);
             self.status.swap(a, b);
-            self.flags.swap(a, b);
-            self.up_pen.swap(a, b);
-            self.low_pen.swap(a, b);
+            self.in_up.swap(a, b);
+            self.in_low.swap(a, b);
         }
     }
 
-    fn run(&mut self, cache: &mut KernelCache, settings: SolverSettings) -> (u64, bool) {
+    fn run<V: KernelValue>(
+        &mut self,
+        cache: &mut KernelCache<V>,
+        settings: SolverSettings,
+    ) -> (u64, bool) {
         let l = self.l;
         let mut iter: u64 = 0;
         let mut counter = l.min(1000) + 1;
@@ -228,9 +224,13 @@ impl Smo {
     /// WSS 2: i maximises F over I_up (`top` if already known); j minimises −b²/a over
     /// t ∈ I_low with b = F_i − F_t > 0. None when the maximal violation is below tol (optimal on
     /// the active set).
-    fn select(&self, cache: &mut KernelCache, top: Option<(f64, usize)>) -> Option<(usize, usize)> {
+    fn select<V: KernelValue>(
+        &self,
+        cache: &mut KernelCache<V>,
+        top: Option<(f64, usize)>,
+    ) -> Option<(usize, usize)> {
         let n = self.active;
-        let (gmax, i) = top.unwrap_or_else(|| lanes::argmax(&self.f[..n], &self.up_pen[..n]));
+        let (gmax, i) = top.unwrap_or_else(|| lanes::argmax(&self.f[..n], &self.in_up[..n]));
         if i == usize::MAX {
             return None;
         }
@@ -239,7 +239,7 @@ impl Smo {
         let (j, gmax2) = spread::select_j(
             self.threads,
             &self.f[..n],
-            &self.low_pen[..n],
+            &self.in_low[..n],
             &kd[..n],
             &cache.row(i)[..n],
             kd[i],
@@ -254,7 +254,12 @@ impl Smo {
 
     /// Optimises the pair (i, j) and updates F, the statuses and H.
     /// Returns the argmax of F over I_up after the update (for the next selection).
-    fn step(&mut self, cache: &mut KernelCache, i: usize, j: usize) -> (f64, usize) {
+    fn step<V: KernelValue>(
+        &mut self,
+        cache: &mut KernelCache<V>,
+        i: usize,
+        j: usize,
+    ) -> (f64, usize) {
         let n = self.active;
         let l = self.l;
         cache.ensure(i, n, None);
@@ -263,7 +268,7 @@ impl Smo {
         let (ci, cj) = (self.c[i], self.c[j]);
         let (ai, aj) = (self.alpha[i], self.alpha[j]);
         let kd = cache.diag();
-        let mut quad = kd[i] + kd[j] - 2.0 * cache.row(i)[j];
+        let mut quad = kd[i] + kd[j] - 2.0 * cache.row(i)[j].to_f64();
         if quad <= 0.0 {
             quad = TAU;
         }
@@ -306,7 +311,7 @@ impl Smo {
             &cache.row(j)[..n],
             a,
             b,
-            &self.up_pen[..n],
+            &self.in_up[..n],
         );
         if ui != (self.status[i] == AT_UPPER) {
             cache.ensure(i, l, Some(j));
@@ -322,7 +327,7 @@ impl Smo {
     }
 
     /// F for the inactive positions from H and the free α (which are all active).
-    fn reconstruct(&mut self, cache: &mut KernelCache) {
+    fn reconstruct<V: KernelValue>(&mut self, cache: &mut KernelCache<V>) {
         let (n, l) = (self.active, self.l);
         if n == l {
             return;
@@ -337,7 +342,7 @@ impl Smo {
                 let kt = cache.row(t);
                 let s: f64 = free
                     .iter()
-                    .map(|&u| self.alpha[u] * self.y[u] * kt[u])
+                    .map(|&u| self.alpha[u] * self.y[u] * kt[u].to_f64())
                     .sum();
                 self.f[t] -= s;
             }
@@ -351,14 +356,14 @@ impl Smo {
         }
     }
 
-    fn shrink(&mut self, cache: &mut KernelCache) {
+    fn shrink<V: KernelValue>(&mut self, cache: &mut KernelCache<V>) {
         let mut gmax1 = f64::NEG_INFINITY; // max F over I_up
         let mut gmax2 = f64::NEG_INFINITY; // max −F over I_low
         for t in 0..self.active {
-            if self.flags[t] & UP != 0 {
+            if self.in_up[t] {
                 gmax1 = gmax1.max(self.f[t]);
             }
-            if self.flags[t] & LOW != 0 {
+            if self.in_low[t] {
                 gmax2 = gmax2.max(-self.f[t]);
             }
         }
@@ -367,9 +372,10 @@ impl Smo {
             self.reconstruct(cache);
             self.active = self.l;
         }
-        let out = |s: &Smo, t: usize| match s.flags[t] {
-            UP => -s.f[t] > gmax2,
-            LOW => s.f[t] > gmax1,
+        // Only a position in one of I_up, I_low can leave the active set.
+        let out = |s: &Smo, t: usize| match (s.in_up[t], s.in_low[t]) {
+            (true, false) => -s.f[t] > gmax2,
+            (false, true) => s.f[t] > gmax1,
             _ => false,
         };
         let mut pairs = Vec::new();

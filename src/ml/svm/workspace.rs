@@ -23,7 +23,7 @@ use ndarray::{Array2, ArrayView2};
 
 use super::cache::KernelCache;
 use super::kernel::KernelSpec;
-use super::solver::{solve, Solution, Start};
+use super::solver::{solve, Solution, SolverSettings, Start};
 use super::{fit_prepared, settings, Prepared, ProblemId, Svc, SvcModel, SvmError, PLATT_FOLDS};
 
 #[derive(Debug, Clone)]
@@ -39,8 +39,62 @@ struct Last {
 struct Slot {
     /// The problem's rows (a CV fold's rows change with `random_state`).
     rows: Vec<usize>,
-    cache: Option<KernelCache>,
+    cache: Option<Cache>,
     last: Option<Last>,
+}
+
+/// A problem's kernel cache: single-precision values for cold fits, f64 for warm-started ones
+/// (see [`SvcWorkspace::fit`]).
+#[derive(Debug, Clone)]
+enum Cache {
+    Single(KernelCache<f32>),
+    Double(KernelCache<f64>),
+}
+
+/// `$body` with `$cache` bound to the cache inside either kind.
+macro_rules! with_cache {
+    ($self:expr, $cache:ident => $body:expr) => {
+        match $self {
+            Cache::Single($cache) => $body,
+            Cache::Double($cache) => $body,
+        }
+    };
+}
+
+impl Cache {
+    fn new(
+        spec: KernelSpec,
+        x: ArrayView2<f64>,
+        rows: &[usize],
+        cache_mb: f64,
+        single: bool,
+    ) -> Self {
+        if single {
+            Cache::Single(KernelCache::new(spec, x, Some(rows), cache_mb))
+        } else {
+            Cache::Double(KernelCache::new(spec, x, Some(rows), cache_mb))
+        }
+    }
+
+    fn single(&self) -> bool {
+        matches!(self, Cache::Single(_))
+    }
+
+    fn spec(&self) -> &KernelSpec {
+        with_cache!(self, cache => cache.spec())
+    }
+
+    fn computed_values(&self) -> u64 {
+        with_cache!(self, cache => cache.computed_values())
+    }
+
+    fn set_cache_mb(&mut self, cache_mb: f64) {
+        with_cache!(self, cache => cache.set_cache_mb(cache_mb))
+    }
+
+    fn solve(&mut self, y: &[f64], c: &[f64], settings: SolverSettings, start: Start) -> Solution {
+        with_cache!(self, cache => solve(cache, y, c, settings, start))
+    }
 }
 
 /// Training rows plus the kernel caches and last solutions of their binary problems.
@@ -73,7 +127,7 @@ impl SvcWorkspace {
         self.slots
             .iter()
             .filter_map(|s| s.cache.as_ref())
-            .map(KernelCache::computed_values)
+            .map(Cache::computed_values)
             .sum()
     }
 
@@ -125,15 +179,14 @@ impl SvcWorkspace {
                     _ => Start::Cold,
                 };
                 let sol: Solution = if keep_caches {
-                    let cache = slot.cache.get_or_insert_with(|| {
-                        KernelCache::new(*spec, x, Some(rows), cache_mb, !warm)
-                    });
+                    let cache = slot
+                        .cache
+                        .get_or_insert_with(|| Cache::new(*spec, x, rows, cache_mb, !warm));
                     cache.set_cache_mb(cache_mb);
-                    solve(cache, y, c, settings, start)
+                    cache.solve(y, c, settings, start)
                 } else {
-                    let mut cache =
-                        KernelCache::new(*spec, x, Some(rows), params.cache_size, !warm);
-                    solve(&mut cache, y, c, settings, start)
+                    Cache::new(*spec, x, rows, params.cache_size, !warm)
+                        .solve(y, c, settings, start)
                 };
                 slot.last = Some(Last {
                     spec: *spec,
