@@ -6,10 +6,10 @@
 //! bounds), so every result is bit-identical to the serial loop's. Entries of a kernel row, of F
 //! and of H are independent of one another, so a row or an update done piece by piece is the
 //! same. Kernel rows are cut into pieces of a fixed size; the scans into two pieces per thread,
-//! so the threads' shares are equal (fixed 2048-entry pieces left one thread a piece more than
-//! the other on the notebook's folds, and the other waiting for it: 6 % of a poly fit on 2
-//! threads). Short loops, or one thread, run the serial loop itself: the overhead of a fork is a
-//! few microseconds, worth it only over thousands of entries.
+//! so the threads' shares are equal (fixed 2048-entry pieces cut a fold of the notebook's grid
+//! into 7, and a poly fit on 2 threads ran 6 % slower so). Short loops, or one thread, run the
+//! serial loop itself: the overhead of a fork is a few microseconds, worth it only over
+//! thousands of entries.
 
 use crate::par;
 
@@ -22,11 +22,12 @@ const ROW_PIECE: usize = 1024;
 const ROW_MIN_WORK: usize = 16 * 1024;
 /// The shortest scan worth spreading.
 const SCAN_MIN: usize = 4096;
-/// Pieces per thread of a spread scan: a thread that finds its share taken by a late one still
-/// has the other's second piece to take.
+/// Pieces per thread of a spread scan: a thread done with its own share early can still take a
+/// late thread's second piece.
 const SCAN_PIECES_PER_THREAD: usize = 2;
 
-/// Entries per piece of a scan of `n` entries on `threads` threads (whole 64-byte lines of F).
+/// Entries per piece of a scan of `n` entries on `threads` threads (whole runs of the loops' 8
+/// lanes).
 fn scan_piece(threads: usize, n: usize) -> usize {
     n.div_ceil(threads * SCAN_PIECES_PER_THREAD)
         .next_multiple_of(8)
