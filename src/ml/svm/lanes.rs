@@ -13,8 +13,6 @@ const L: usize = 8;
 pub(crate) trait KernelValue:
     Copy + Default + Send + Sync + std::fmt::Debug + 'static
 {
-    /// Whether values are single precision.
-    const SINGLE: bool;
     /// The value stored for a computed kernel value (rounded to nearest in single precision).
     fn from_f64(v: f64) -> Self;
     /// The stored value as the loops compute with it (exact).
@@ -22,7 +20,6 @@ pub(crate) trait KernelValue:
 }
 
 impl KernelValue for f32 {
-    const SINGLE: bool = true;
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
         v as f32
@@ -34,7 +31,6 @@ impl KernelValue for f32 {
 }
 
 impl KernelValue for f64 {
-    const SINGLE: bool = false;
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
         v
@@ -293,11 +289,11 @@ mod avx2 {
 
     use super::{merge_max, pen, KernelValue, L};
 
-    /// Four kernel values from `p` as f64 lanes (single precision widened, which is exact).
+    /// Four kernel values from `p` as f64 lanes (4-byte values are `f32`, widened exactly).
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     unsafe fn load4<V: KernelValue>(p: *const V) -> __m256d {
-        if V::SINGLE {
+        if std::mem::size_of::<V>() == 4 {
             _mm256_cvtps_pd(_mm_loadu_ps(p.cast()))
         } else {
             _mm256_loadu_pd(p.cast())
