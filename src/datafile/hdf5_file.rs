@@ -33,10 +33,16 @@ pub fn load_hdf5(path: impl AsRef<Path>) -> Result<Dataset, DataFileError> {
 }
 
 pub(super) fn open_hdf5(path: &Path) -> Result<hdf5::File, DataFileError> {
-    hdf5::File::open(path).map_err(|e| DataFileError::Read {
-        file: path.display().to_string(),
+    let file = path.display().to_string();
+    let h5 = hdf5::File::open(path).map_err(|e| DataFileError::Read {
+        file: file.clone(),
         message: e.to_string(),
-    })
+    })?;
+    crate::results::check_global_heaps(path).map_err(|e| DataFileError::Format {
+        file,
+        message: e.to_string(),
+    })?;
+    Ok(h5)
 }
 
 fn dataset_error(file: &str, dataset: &str, message: String) -> DataFileError {

@@ -4,6 +4,7 @@
 //! Columns are known only at run time (`Schema`); one dynamic mechanism serves every table.
 //! `ResultFile` owns the file, its attributes and its tables; `TableWriter` appends to a table.
 
+mod global_heap;
 mod hdf5io;
 mod table;
 
@@ -18,6 +19,7 @@ use anyhow::{anyhow, bail, Context};
 use hdf5::types::VarLenUnicode;
 use hdf5::Datatype;
 
+pub use global_heap::{check_global_heaps, GlobalHeapError};
 use hdf5io::Layout;
 pub use table::{Column, ColumnType, Row, Schema, Table, Value};
 
@@ -47,7 +49,8 @@ impl std::fmt::Debug for ResultFile {
 /// HDF5's signature, found at offset 0 or at 512, 1024, 2048, ... after a user block.
 const HDF5_SIGNATURE: [u8; 8] = *b"\x89HDF\r\n\x1a\n";
 
-/// A one-line error unless `path` is an existing HDF5 file.
+/// A one-line error unless `path` is an existing HDF5 file whose global heaps libhdf5 can read
+/// safely (see `global_heap`).
 fn check_hdf5_file(path: &Path) -> anyhow::Result<()> {
     let mut file =
         fs::File::open(path).map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
@@ -60,7 +63,7 @@ fn check_hdf5_file(path: &Path) -> anyhow::Result<()> {
             && file.read_exact(&mut magic).is_ok()
             && magic == HDF5_SIGNATURE;
         if found {
-            return Ok(());
+            return check_global_heaps(path).map_err(|e| anyhow!("{}: {e}", path.display()));
         }
         offset = if offset == 0 { 512 } else { offset * 2 };
     }

@@ -475,3 +475,118 @@ fn arrays_grow_by_appends_and_read_back_by_row_ranges() {
     assert!(file.table_names().unwrap().is_empty());
     assert!(file.read_array_rows::<f64>("grid", 2..9).is_err());
 }
+
+/// A result file with a string attribute (stored in a global heap collection), its bytes, and
+/// where its collection starts.
+fn file_with_global_heap(dir: &Path) -> (PathBuf, Vec<u8>, usize) {
+    let path = dir.join("strings.h5");
+    ResultFile::create(&path)
+        .unwrap()
+        .set_attr("job_toml", &Value::Str("[job]\nkind = \"forest\"\n".into()))
+        .unwrap();
+    let bytes = fs::read(&path).unwrap();
+    let start = memchr::memmem::find(&bytes, b"GCOL\x01\0\0\0").expect("a global heap collection");
+    (path, bytes, start)
+}
+
+/// Where the free-space object of the collection at `start` is (8-byte lengths): after every
+/// stored object, each a 16-byte header and its data padded to 8 bytes.
+fn free_space_object(bytes: &[u8], start: usize) -> usize {
+    let mut at = start + 16;
+    while u16::from_le_bytes([bytes[at], bytes[at + 1]]) != 0 {
+        let size = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap()) as usize;
+        at += 16 + size.div_ceil(8) * 8;
+    }
+    at
+}
+
+#[test]
+fn global_heap_check_reads_written_files_and_refuses_damaged_collections() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, bytes, start) = file_with_global_heap(dir.path());
+    check_global_heaps(&path).unwrap();
+    let free = free_space_object(&bytes, start);
+    let file_size = bytes.len();
+    let remaining = file_size - start;
+    // (byte to overwrite, its new 8-byte value, the problem named)
+    let damages = [
+        (
+            start + 8,
+            100,
+            "declares 100 bytes, less than HDF5's minimum of 4096".to_string(),
+        ),
+        (
+            start + 8,
+            1 << 40,
+            format!("declares 1099511627776 bytes but only {remaining} remain in the file"),
+        ),
+        // What made libhdf5 1.10 loop for ever (fuzz/regressions/hdf5/global-heap-*-loop*).
+        (
+            free + 8,
+            0,
+            format!("has object 0 at byte {} of its 4096 declaring 0 bytes, less than the object's own header", free - start),
+        ),
+        // What made it copy past the collection.
+        (
+            start + 24,
+            u64::MAX - 3,
+            format!("has object 1 at byte 16 of its 4096 declaring {} bytes, which run past the collection's end", u64::MAX - 3),
+        ),
+        (
+            free + 8,
+            4096,
+            format!("has object 0 at byte {} of its 4096 declaring 4096 bytes, which run past the collection's end", free - start),
+        ),
+    ];
+    for (at, value, problem) in damages {
+        let mut damaged = bytes.clone();
+        damaged[at..at + 8].copy_from_slice(&u64::to_le_bytes(value));
+        let copy = dir.path().join("damaged.h5");
+        fs::write(&copy, &damaged).unwrap();
+        let err = ResultFile::open_read(&copy).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "{}: damaged HDF5 file: the global heap collection at byte {start} {problem}; \
+                 restore the file from a copy or write it again",
+                copy.display()
+            )
+        );
+        // Data files (h5py's `str` labels live in global heaps too) are checked the same way.
+        let err = crate::datafile::load(&copy).unwrap_err().to_string();
+        assert!(err.contains(&problem), "{err}");
+    }
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        bytes,
+        "the good file is untouched"
+    );
+    assert_eq!(file_size, fs::metadata(&path).unwrap().len() as usize);
+}
+
+#[test]
+fn global_heap_check_finds_collections_across_scan_blocks_and_after_a_user_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, bytes, start) = file_with_global_heap(dir.path());
+    let free = free_space_object(&bytes, start);
+    let mut damaged = bytes.clone();
+    damaged[free + 8..free + 16].copy_from_slice(&0u64.to_le_bytes());
+    // The scanner reads 1 MiB blocks: a collection whose signature straddles two of them.
+    let pad = (1 << 20) - 3 - start;
+    let mut straddling = damaged.clone();
+    straddling.splice(start..start, std::iter::repeat_n(0u8, pad));
+    // HDF5 files may start after a user block of 512 bytes or a larger power of two.
+    let mut after_user_block = vec![0u8; 2048];
+    after_user_block.extend_from_slice(&damaged);
+    for (bytes, collection) in [(straddling, start + pad), (after_user_block, start + 2048)] {
+        let path = dir.path().join("moved.h5");
+        fs::write(&path, &bytes).unwrap();
+        match check_global_heaps(&path) {
+            Err(GlobalHeapError::Damaged { offset, problem }) => {
+                assert_eq!(offset as usize, collection);
+                assert!(problem.contains("declaring 0 bytes"), "{problem}");
+            }
+            other => panic!("expected a damaged collection, got {other:?}"),
+        }
+    }
+}
