@@ -176,7 +176,13 @@ impl ForestVotes {
                 .iter_mut()
                 .zip(tree.feature_importances())
             {
-                *s += to_fixed(v);
+                // Only a damaged saved tree (impurities that grow down the tree) gets here.
+                *s = s.checked_add(to_fixed(v)).ok_or_else(|| {
+                    TreeError::InvalidData(format!(
+                        "tree {}: its feature importances are out of range (a damaged tree)",
+                        fitted.index
+                    ))
+                })?;
             }
             self.n_importance_trees += 1;
         }

@@ -272,8 +272,16 @@ impl DecisionTree {
         if let Some(i) = reached.iter().position(|&r| !r) {
             return bad(format!("node {i} is not reached from the root"));
         }
-        if a.value.iter().any(|v| !v.is_finite() || *v < 0.0) {
-            return bad("value holds a negative or non-finite class fraction".into());
+        if a.value.iter().any(|v| !(0.0..=1.0).contains(v)) {
+            return bad("value holds a class fraction outside [0, 1]".into());
+        }
+        for (name, values) in [
+            ("impurity", &a.impurity),
+            ("weighted_n_node_samples", &a.weighted_n_node_samples),
+        ] {
+            if values.iter().any(|v| !v.is_finite() || *v < 0.0) {
+                return bad(format!("{name} holds a negative or non-finite number"));
+            }
         }
         if a.n_node_samples
             .iter()

@@ -309,6 +309,15 @@ fn bad_arrays_are_refused() {
     let r = a.children_right[0];
     a.children_left[0] = r;
     check(a, "two parents");
+    let mut a = good.clone();
+    a.value[[1, 0]] = 1.5;
+    check(a, "class fraction outside [0, 1]");
+    let mut a = good.clone();
+    a.impurity[2] = -0.25;
+    check(a, "impurity holds a negative");
+    let mut a = good.clone();
+    a.weighted_n_node_samples[0] = f64::INFINITY;
+    check(a, "weighted_n_node_samples holds a negative or non-finite");
     let mut a = good;
     a.feature.clear();
     check(a, "no nodes");
