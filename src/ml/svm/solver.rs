@@ -14,9 +14,6 @@ use super::spread;
 
 const TAU: f64 = 1e-12;
 
-const UP: u8 = 1; // t ∈ I_up: α_t can move so that y_t α_t grows
-const LOW: u8 = 2; // t ∈ I_low
-
 const AT_LOWER: u8 = 0;
 const AT_UPPER: u8 = 1;
 const FREE: u8 = 2;
@@ -71,11 +68,13 @@ struct Smo {
     threads: usize,
 }
 
-fn flags_of(y: f64, status: u8) -> u8 {
+/// Whether a row with label `y` and bound `status` is in I_up (its α can move so that y α grows)
+/// and in I_low (so that y α shrinks).
+fn membership(y: f64, status: u8) -> (bool, bool) {
     match (y > 0.0, status) {
-        (_, FREE) => UP | LOW,
-        (true, AT_LOWER) | (false, AT_UPPER) => UP,
-        _ => LOW,
+        (_, FREE) => (true, true),
+        (true, AT_LOWER) | (false, AT_UPPER) => (true, false),
+        _ => (false, true),
     }
 }
 
@@ -158,9 +157,7 @@ impl Smo {
             FREE
         };
         self.status[t] = st;
-        let fl = flags_of(self.y[t], st);
-        self.in_up[t] = fl & UP != 0;
-        self.in_low[t] = fl & LOW != 0;
+        (self.in_up[t], self.in_low[t]) = membership(self.y[t], st);
     }
 
     /// Applies position exchanges (disjoint pairs) to every per-position array and the cache.
