@@ -2,8 +2,8 @@
 //! strings (every string attribute triton-batch writes, and h5py's `str` datasets) live in these
 //! collections, which carry no checksum in any HDF5 format. libhdf5 1.10 walks a collection's
 //! objects trusting their sizes: a zero-sized free-space object makes it loop for ever, and an
-//! oversized object makes it copy past the collection (both found by `scripts/fuzz`, see
-//! fuzz/hdf5-library-crashes). So the file is scanned for collections and each one is walked
+//! oversized object makes it copy past the collection (both found by `scripts/fuzz`: the inputs
+//! fuzz/regressions/hdf5/global-heap-*). So the file is scanned for collections and each one is walked
 //! here first, the way libhdf5 walks it, and a damaged one refuses the file with a one-line error.
 
 use std::fs;
