@@ -32,12 +32,20 @@ pub enum GlobalHeapError {
 }
 
 /// Refuses the file at `path` if one of its global heap collections would make libhdf5 loop or
-/// read out of bounds. Files whose superblock cannot be read are left to libhdf5, which refuses
-/// them itself.
+/// read out of bounds. Files without HDF5's signature, or whose superblock cannot be read, are
+/// left to libhdf5, which refuses them itself.
 pub fn check_global_heaps(path: &Path) -> Result<(), GlobalHeapError> {
     let file = fs::File::open(path)?;
     let len = file.metadata()?.len();
-    let Some(length_size) = size_of_lengths(&file, len) else {
+    match super::superblock_offset(&file, len) {
+        Some(superblock) => check(&file, len, superblock),
+        None => Ok(()),
+    }
+}
+
+/// [`check_global_heaps`] on an open file of `len` bytes whose superblock is at `superblock`.
+pub(super) fn check(file: &fs::File, len: u64, superblock: u64) -> Result<(), GlobalHeapError> {
+    let Some(length_size) = size_of_lengths(file, superblock, len) else {
         return Ok(());
     };
     let mut block_start = 0u64;
@@ -45,7 +53,7 @@ pub fn check_global_heaps(path: &Path) -> Result<(), GlobalHeapError> {
         // Each block overlaps the next by a signature's length less one, so a signature that
         // straddles two blocks is found in the first.
         let block = read_at(
-            &file,
+            file,
             block_start,
             SCAN_BLOCK + COLLECTION_START.len() - 1,
             len,
@@ -55,7 +63,7 @@ pub fn check_global_heaps(path: &Path) -> Result<(), GlobalHeapError> {
                 break;
             }
             let offset = block_start + found as u64;
-            let collection = read_collection(&file, offset, length_size, len)?;
+            let collection = read_collection(file, offset, length_size, len)?;
             walk_collection(&collection, length_size)
                 .map_err(|problem| GlobalHeapError::Damaged { offset, problem })?;
         }
@@ -89,20 +97,15 @@ fn read_collection(
     )
 }
 
-/// The superblock's "size of lengths", which sizes a collection's length fields.
-fn size_of_lengths(file: &fs::File, len: u64) -> Option<usize> {
-    const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
-    // The signature is at offset 0 or at 512, 1024, 2048, ... after a user block.
-    let superblock = std::iter::once(0u64)
-        .chain((9..63).map(|shift| 1u64 << shift))
-        .take_while(|&offset| offset + 8 <= len)
-        .filter_map(|offset| read_at(file, offset, 16, len).ok())
-        .find(|start| start.starts_with(SIGNATURE))?;
-    let at = match superblock.get(8)? {
+/// The "size of lengths" of the superblock at `superblock`, which sizes a collection's length
+/// fields.
+fn size_of_lengths(file: &fs::File, superblock: u64, len: u64) -> Option<usize> {
+    let start = read_at(file, superblock, 16, len).ok()?;
+    let at = match start.get(8)? {
         0 | 1 => 14,
         _ => 10,
     };
-    superblock
+    start
         .get(at)
         .map(|&n| n as usize)
         .filter(|n| matches!(n, 2 | 4 | 8 | 16 | 32))

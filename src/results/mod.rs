@@ -12,7 +12,6 @@ mod table;
 mod tests;
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
@@ -49,25 +48,27 @@ impl std::fmt::Debug for ResultFile {
 /// HDF5's signature, found at offset 0 or at 512, 1024, 2048, ... after a user block.
 const HDF5_SIGNATURE: [u8; 8] = *b"\x89HDF\r\n\x1a\n";
 
+/// Where a file of `len` bytes has HDF5's signature, which starts its superblock.
+fn superblock_offset(file: &fs::File, len: u64) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    std::iter::once(0u64)
+        .chain((9..63).map(|shift| 1u64 << shift))
+        .take_while(|&offset| offset + 8 <= len)
+        .find(|&offset| {
+            let mut magic = [0u8; 8];
+            file.read_exact_at(&mut magic, offset).is_ok() && magic == HDF5_SIGNATURE
+        })
+}
+
 /// A one-line error unless `path` is an existing HDF5 file whose global heaps libhdf5 can read
 /// safely (see `global_heap`).
 fn check_hdf5_file(path: &Path) -> anyhow::Result<()> {
-    let mut file =
-        fs::File::open(path).map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
+    let file = fs::File::open(path).map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut offset = 0u64;
-    while offset + 8 <= len {
-        let mut magic = [0u8; 8];
-        use std::io::Seek;
-        let found = file.seek(std::io::SeekFrom::Start(offset)).is_ok()
-            && file.read_exact(&mut magic).is_ok()
-            && magic == HDF5_SIGNATURE;
-        if found {
-            return check_global_heaps(path).map_err(|e| anyhow!("{}: {e}", path.display()));
-        }
-        offset = if offset == 0 { 512 } else { offset * 2 };
-    }
-    bail!("{} is not an HDF5 file", path.display())
+    let Some(superblock) = superblock_offset(&file, len) else {
+        bail!("{} is not an HDF5 file", path.display())
+    };
+    global_heap::check(&file, len, superblock).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
 /// Refuses a dataset whose declared size cannot be what the file holds, before a read allocates
