@@ -15,6 +15,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
+use crossbeam_utils::CachePadded;
+
 /// Threads of the installed pool; 1 outside any pool, so that code called outside a task (tests,
 /// `predict`) never spreads over rayon's global pool behind the caller's back.
 #[inline]
@@ -199,10 +201,7 @@ pub fn with_team<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     if threads < 2 || TEAM.with(|t| !t.get().is_null()) {
         return work();
     }
-    let team = Team {
-        threads,
-        ..Team::default()
-    };
+    let team = Team::new(threads);
     rayon::in_place_scope(|scope| {
         for thread in 1..threads {
             let team = &team;
@@ -283,96 +282,193 @@ thread_local! {
     static TEAM: Cell<*const Team> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Spins of a waiting thread before it starts yielding its core between looks (about 50 µs): long
-/// enough to cover the serial work between two loops of a solve, short enough not to starve
-/// another process when the node's cores are oversubscribed.
-const SPINS_BEFORE_YIELD: u32 = 20_000;
-
-/// Slots a loop's pieces are claimed in: at most one bit each of the state word.
+/// Slots a loop's pieces are claimed in: at most one bit each of a claim word.
 const SLOTS: usize = 32;
 
-/// The loop being run: its epoch (high 32 bits) and which of its slots are claimed (low 32 bits,
-/// one bit each; bits past the loop's slots are set) in one word, so a late helper can never
-/// claim a slot of another loop than the one it read. A loop of P pieces has min(P, 32) slots,
-/// each a run of consecutive pieces. Each thread claims slots from its own home slot on
-/// (thread t of T: slot t·S/T), so a loop over the same data gives each thread the same part of
-/// it loop after loop: that part stays in its core's cache, where a shared claim counter handed
-/// the parts out in arrival order and moved them between cores every loop.
-#[derive(Default)]
+/// Looks a thread done with its share spends on waiting for the others before it takes an
+/// unclaimed slot of theirs (a thread that is late, or off its core): long enough for a thread
+/// at work to report, so that no one reads another's claims in a loop that runs as it should.
+const LOOKS_BEFORE_TAKING: u32 = 256;
+
+/// A team of the pool's threads held for one long run of short parallel loops (see
+/// [`with_team`]). Every loop costs each thread a few transfers of cache lines between cores
+/// (about 0.2 µs each on the machines measured, on loops of 5–10 µs), so the lines are kept
+/// apart by who writes them:
+///
+/// - `head`, written by the caller: the loop's epoch and slot count in one word (so a thread
+///   that reads one reads the other of the same loop), its job and piece count.
+/// - one `Seat` per thread: which of its home slots are claimed in which loop, written by the
+///   thread itself (one compare-exchange per loop) or by one taking a slot from a late owner;
+///   and how many slots the thread ran in which loop, written by it alone.
+///
+/// A loop of P pieces has S = min(P, 32) slots, each a run of consecutive pieces; thread t of
+/// T owns slots ⌈t·S/T⌉ to ⌈(t+1)·S/T⌉, so a loop over the same data gives each thread the same part
+/// of it loop after loop, and that part stays in its core's cache. A thread claims its own slots
+/// at once, runs them and reports; then it waits, and after a while takes any slot still
+/// unclaimed, one at a time (the caller runs any slot no helper claimed). A claim names its
+/// loop's epoch and fails once a later loop has written the seat, and a loop ends only when
+/// all its slots are claimed and run, so no thread can run a slot of a loop that has ended.
+/// Epochs are 32-bit and wrap; they are compared by their difference, and no thread is ever
+/// more than one loop behind.
 struct Team {
+    head: CachePadded<Head>,
+    seats: Box<[Seat]>,
+    stop: AtomicBool,
+}
+
+#[derive(Default)]
+struct Head {
+    /// epoch << 32 | slots.
     state: AtomicU64,
     job: AtomicPtr<&'static (dyn Fn(usize) + Sync)>,
     pieces: AtomicUsize,
-    done: AtomicUsize,
-    stop: AtomicBool,
-    threads: usize,
+}
+
+#[derive(Default)]
+struct Seat {
+    /// epoch << 32 | the claimed bits of this thread's home slots in that loop.
+    claims: CachePadded<AtomicU64>,
+    /// epoch << 32 | how many slots this thread ran in that loop.
+    ran: CachePadded<AtomicU64>,
+}
+
+/// A word of a loop: its epoch in the high half, what it says of the loop in the low half.
+fn word(epoch: u32, low: u32) -> u64 {
+    (epoch as u64) << 32 | low as u64
+}
+
+fn epoch_of(word: u64) -> u32 {
+    (word >> 32) as u32
+}
+
+/// How loop `epoch` stands to loop `of` (wrapping).
+fn order(epoch: u32, of: u32) -> std::cmp::Ordering {
+    (epoch.wrapping_sub(of) as i32).cmp(&0)
 }
 
 /// The slots of a loop of `pieces` pieces.
-fn slots(pieces: usize) -> usize {
-    pieces.min(SLOTS)
+fn slots(pieces: usize) -> u32 {
+    pieces.min(SLOTS) as u32
 }
 
-/// The claim bits of a loop with `slots` slots before any is claimed: those past its slots set.
-fn open_mask(slots: usize) -> u32 {
-    u32::MAX.checked_shl(slots as u32).unwrap_or(0)
+/// The bits of the home slots of thread `thread` of `threads` in a loop of `slots` slots.
+fn home_bits(thread: usize, threads: usize, slots: u32) -> u32 {
+    let bits_below = |slot: usize| match slot {
+        SLOTS => u32::MAX,
+        _ => (1u32 << slot) - 1,
+    };
+    // Rounded up, so that the caller (thread 0), which starts first, owns the first slot.
+    let first = |t: usize| (t * slots as usize).div_ceil(threads);
+    bits_below(first(thread + 1)) & !bits_below(first(thread))
 }
 
 impl Team {
+    fn new(threads: usize) -> Team {
+        Team {
+            head: CachePadded::default(),
+            seats: (0..threads).map(|_| Seat::default()).collect(),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    fn threads(&self) -> usize {
+        self.seats.len()
+    }
+
     fn run(&self, pieces: usize, work: &(dyn Fn(usize) + Sync)) {
-        let epoch = (self.state.load(Ordering::Relaxed) >> 32) + 1;
-        // SAFETY: the helpers call `work` only for pieces of this epoch, and this function
-        // returns (or unwinds) only after every slot of it is done or can no longer be claimed
+        let epoch = epoch_of(self.head.state.load(Ordering::Relaxed)).wrapping_add(1);
+        // SAFETY: the helpers call `work` only for slots of this epoch, and this function
+        // returns (or unwinds) only after every slot of it is run or can no longer be claimed
         // (`Finish`), so the borrow outlives every call.
         let work: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(work) };
         let job = &work as *const _ as *mut _;
-        self.job.store(job, Ordering::Relaxed);
-        self.pieces.store(pieces, Ordering::Relaxed);
-        self.done.store(0, Ordering::Relaxed);
+        self.head.job.store(job, Ordering::Relaxed);
+        self.head.pieces.store(pieces, Ordering::Relaxed);
         let slots = slots(pieces);
-        self.state
-            .store(epoch << 32 | open_mask(slots) as u64, Ordering::Release);
-        let _finish = Finish {
+        self.head.state.store(word(epoch, slots), Ordering::Release);
+        let mut finish = Finish {
             team: self,
             epoch,
             slots,
+            ran: Tally::default(),
+            complete: false,
         };
-        self.claim_and_run(epoch, 0);
+        let home = self.claim(epoch, 0, home_bits(0, self.threads(), slots), true);
+        self.run_slots(home, &finish.ran);
+        let (mut backoff, mut all_claimed) = (Backoff::default(), false);
+        while !finish.all_ran() {
+            if !all_claimed && backoff.looks >= LOOKS_BEFORE_TAKING {
+                match self.take_late(epoch, slots, 0) {
+                    0 => all_claimed = true,
+                    taken => self.run_slots(taken, &finish.ran),
+                }
+            }
+            backoff.snooze();
+        }
+        finish.complete = true;
     }
 
-    /// Claims slots of loop `epoch`, from thread `thread`'s home slot on, and runs their pieces
-    /// until none is left (or another loop has started).
-    fn claim_and_run(&self, epoch: u64, thread: usize) {
+    /// Claims in loop `epoch` the free slots among `home`, seat `owner`'s: all of them, or the
+    /// first only. The bits claimed; none once the loop has ended (then every one of its slots is
+    /// claimed, or a later loop has written the seat).
+    fn claim(&self, epoch: u32, owner: usize, home: u32, all: bool) -> u32 {
+        let claims = &self.seats[owner].claims;
+        let mut seen = claims.load(Ordering::Acquire);
         loop {
-            let state = self.state.load(Ordering::Acquire);
-            let free = !(state as u32);
-            if state >> 32 != epoch || free == 0 {
-                return;
+            let taken = match order(epoch_of(seen), epoch) {
+                std::cmp::Ordering::Less => 0,
+                std::cmp::Ordering::Equal => seen as u32,
+                std::cmp::Ordering::Greater => return 0,
+            };
+            let free = home & !taken;
+            if free == 0 {
+                return 0;
             }
-            // The piece count may already be the next loop's; then the state has moved on
-            // (closed, see `Finish`) and the exchange below fails.
-            let pieces = self.pieces.load(Ordering::Relaxed);
-            let slots = slots(pieces);
-            let home = (thread * slots / self.threads) as u32;
-            let slot = (home + free.rotate_right(home).trailing_zeros()) % SLOTS as u32;
-            if self
-                .state
-                .compare_exchange_weak(
-                    state,
-                    state | 1 << slot,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-            {
-                // Counted even when `work` panics, so that no one waits for it forever.
-                let _done = Counted(&self.done);
-                // SAFETY: this loop's job, stored before its state (which the exchange
-                // acquired), stays valid until every claimed slot of the loop is done.
-                let work = unsafe { *self.job.load(Ordering::Relaxed) };
-                let slot = slot as usize;
-                (slot * pieces / slots..(slot + 1) * pieces / slots).for_each(work);
+            let want = if all {
+                free
+            } else {
+                free & free.wrapping_neg()
+            };
+            match claims.compare_exchange_weak(
+                seen,
+                word(epoch, taken | want),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return want,
+                Err(now) => seen = now,
             }
+        }
+    }
+
+    /// Claims one slot of loop `epoch` that another thread than `thief` owns and has not
+    /// claimed.
+    fn take_late(&self, epoch: u32, slots: u32, thief: usize) -> u32 {
+        let threads = self.threads();
+        (1..threads)
+            .map(|k| (thief + k) % threads)
+            .map(|owner| self.claim(epoch, owner, home_bits(owner, threads, slots), false))
+            .find(|&bits| bits != 0)
+            .unwrap_or(0)
+    }
+
+    /// Runs the slots `claimed` (claimed by the calling thread in the loop the head holds) and
+    /// counts them in `ran`, even when `work` panics.
+    fn run_slots(&self, claimed: u32, ran: &Tally) {
+        if claimed == 0 {
+            return;
+        }
+        let _count = CountOnDrop(ran, claimed.count_ones());
+        // SAFETY: the claimed loop's job and piece count, stored before its head state (which
+        // the caller acquired), stay as they are until every claimed slot of the loop is run.
+        let work = unsafe { *self.head.job.load(Ordering::Relaxed) };
+        let pieces = self.head.pieces.load(Ordering::Relaxed);
+        let slots = slots(pieces) as usize;
+        let mut bits = claimed;
+        while bits != 0 {
+            let slot = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            (slot * pieces / slots..(slot + 1) * pieces / slots).for_each(work);
         }
     }
 
@@ -381,62 +477,135 @@ impl Team {
         loop {
             wait_until(|| {
                 self.stop.load(Ordering::Acquire)
-                    || self.state.load(Ordering::Acquire) >> 32 != seen
+                    || epoch_of(self.head.state.load(Ordering::Acquire)) != seen
             });
             if self.stop.load(Ordering::Acquire) {
                 return;
             }
-            seen = self.state.load(Ordering::Acquire) >> 32;
-            self.claim_and_run(seen, thread);
+            let state = self.head.state.load(Ordering::Acquire);
+            let (epoch, slots) = (epoch_of(state), state as u32);
+            seen = epoch;
+            let ran = Tally {
+                count: Cell::new(0),
+                report: Some((&self.seats[thread].ran, epoch)),
+            };
+            let home = self.claim(
+                epoch,
+                thread,
+                home_bits(thread, self.threads(), slots),
+                true,
+            );
+            self.run_slots(home, &ran);
+            // Late threads' slots, if the next loop is slow to come, until all are claimed.
+            let mut backoff = Backoff::default();
+            while epoch_of(self.head.state.load(Ordering::Acquire)) == epoch {
+                if backoff.looks >= LOOKS_BEFORE_TAKING {
+                    match self.take_late(epoch, slots, thread) {
+                        0 => break,
+                        taken => self.run_slots(taken, &ran),
+                    }
+                }
+                backoff.snooze();
+            }
         }
     }
 }
 
-/// Yields of a waiting thread, after its spins, before it naps: a team whose thread waits this
-/// long is outside the solver's loops (or its cores are oversubscribed), and a lap late costs
-/// only speed: the caller runs any piece no helper has claimed.
-const YIELDS_BEFORE_NAP: u32 = 2_000;
+/// Slots run by one thread in one loop; a helper reports its count in its seat as it goes.
+#[derive(Default)]
+struct Tally<'a> {
+    count: Cell<u32>,
+    report: Option<(&'a AtomicU64, u32)>,
+}
 
-/// Ends a loop of [`Team::run`], returning or unwinding: claims the slots nobody has, so no
-/// helper starts one later, then waits for the claimed ones.
+impl Tally<'_> {
+    fn add(&self, slots: u32) {
+        self.count.set(self.count.get() + slots);
+        if let Some((ran, epoch)) = self.report {
+            ran.store(word(epoch, self.count.get()), Ordering::Release);
+        }
+    }
+}
+
+struct CountOnDrop<'a, 'b>(&'a Tally<'b>, u32);
+
+impl Drop for CountOnDrop<'_, '_> {
+    fn drop(&mut self) {
+        self.0.add(self.1);
+    }
+}
+
+/// The caller's side of a loop of [`Team::run`]. Dropped while unwinding, it claims the slots
+/// nobody has (so no helper starts one later) and waits for the claimed ones.
 struct Finish<'a> {
     team: &'a Team,
-    epoch: u64,
-    slots: usize,
+    epoch: u32,
+    slots: u32,
+    /// Slots the caller ran (or closed unrun).
+    ran: Tally<'a>,
+    complete: bool,
+}
+
+impl Finish<'_> {
+    fn all_ran(&self) -> bool {
+        let helpers: u32 = self.team.seats[1..]
+            .iter()
+            .map(|seat| seat.ran.load(Ordering::Acquire))
+            .filter(|&ran| epoch_of(ran) == self.epoch)
+            .map(|ran| ran as u32)
+            .sum();
+        helpers + self.ran.count.get() == self.slots
+    }
 }
 
 impl Drop for Finish<'_> {
     fn drop(&mut self) {
-        // Every slot claimed: a helper that read this loop's state before and the next loop's
-        // piece count after cannot claim a slot of either.
-        let closed = self.epoch << 32 | u32::MAX as u64;
-        let state = self.team.state.swap(closed, Ordering::AcqRel);
-        let unclaimed = (!(state as u32)).count_ones() as usize;
-        let done = &self.team.done;
-        done.fetch_add(unclaimed, Ordering::Release);
-        wait_until(|| done.load(Ordering::Acquire) == self.slots);
+        if self.complete {
+            return;
+        }
+        let threads = self.team.threads();
+        for owner in 0..threads {
+            let home = home_bits(owner, threads, self.slots);
+            let closed = self.team.claim(self.epoch, owner, home, true);
+            self.ran.add(closed.count_ones());
+        }
+        wait_until(|| self.all_ran());
     }
 }
 
-struct Counted<'a>(&'a AtomicUsize);
+/// Spins of a waiting thread before it starts yielding its core between looks (about 50 µs): long
+/// enough to cover the serial work between two loops of a solve, short enough not to starve
+/// another process when the node's cores are oversubscribed.
+const SPINS_BEFORE_YIELD: u32 = 20_000;
 
-impl Drop for Counted<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Release);
-    }
+/// Yields of a waiting thread, after its spins, before it naps: a team whose thread waits this
+/// long is outside the solver's loops (or its cores are oversubscribed), and a lap late costs
+/// only speed: the caller runs any slot no helper has claimed.
+const YIELDS_BEFORE_NAP: u32 = 2_000;
+
+/// A waiting thread's looks: spins, then yields of its core, then naps.
+#[derive(Default)]
+struct Backoff {
+    looks: u32,
 }
 
-fn wait_until(ready: impl Fn() -> bool) {
-    let mut looks = 0u32;
-    while !ready() {
-        looks = looks.saturating_add(1);
-        if looks < SPINS_BEFORE_YIELD {
+impl Backoff {
+    fn snooze(&mut self) {
+        self.looks = self.looks.saturating_add(1);
+        if self.looks < SPINS_BEFORE_YIELD {
             std::hint::spin_loop();
-        } else if looks < SPINS_BEFORE_YIELD + YIELDS_BEFORE_NAP {
+        } else if self.looks < SPINS_BEFORE_YIELD + YIELDS_BEFORE_NAP {
             std::thread::yield_now();
         } else {
             std::thread::sleep(std::time::Duration::from_micros(50));
         }
+    }
+}
+
+fn wait_until(ready: impl Fn() -> bool) {
+    let mut backoff = Backoff::default();
+    while !ready() {
+        backoff.snooze();
     }
 }
 
@@ -501,6 +670,37 @@ mod tests {
                 })
             });
         }
+    }
+
+    /// A helper that never comes (its pool thread is busy elsewhere): the others take its slots,
+    /// and every piece of every loop still runs once.
+    #[test]
+    fn a_team_short_of_a_helper_runs_every_piece_once() {
+        let pool = Pool::new(3).unwrap();
+        let (started, blocker_started) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        pool.install(|| {
+            rayon::scope(move |scope| {
+                scope.spawn(move |_| {
+                    started.send(()).unwrap();
+                    // Bounded, so that a mistake here cannot hang the tests.
+                    let _ = released.recv_timeout(std::time::Duration::from_secs(20));
+                });
+                blocker_started
+                    .recv_timeout(std::time::Duration::from_secs(20))
+                    .expect("a pool thread took the blocking job");
+                with_team(|| {
+                    for round in 0..2_000u64 {
+                        let pieces = (round % 40) as usize;
+                        let ran: Vec<AtomicUsize> =
+                            (0..pieces).map(|_| AtomicUsize::new(0)).collect();
+                        map_pieces(pieces, |p| ran[p].fetch_add(1, Ordering::Relaxed));
+                        assert!(ran.iter().all(|r| r.load(Ordering::Relaxed) == 1));
+                    }
+                });
+                release.send(()).unwrap();
+            })
+        });
     }
 
     /// A panic inside a loop, on whichever thread, ends the team's work with that panic instead

@@ -65,6 +65,43 @@ pub(crate) mod tag {
 /// rank costs next to no CPU (a blocking MPI receive would spin a core).
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_micros(200);
 
+/// The longest sleep between polls of a main thread that has waited a while (see [`Pace`]).
+const POLL_INTERVAL_IDLE: Duration = Duration::from_millis(2);
+
+/// The sleeps of a main thread between polls: [`POLL_INTERVAL`] after a message or event, doubling
+/// while nothing comes, up to [`POLL_INTERVAL_IDLE`]. A main thread that wakes 5,000 times a
+/// second takes a core from the rank's compute threads each time, and a team of threads in
+/// lockstep (an SVM solve) waits for the one it took: measured on a 2-core machine, a fit on 2
+/// threads ran 14 % faster with 2 ms sleeps than with 200 µs ones.
+pub(crate) struct Pace {
+    next: Duration,
+}
+
+impl Pace {
+    pub(crate) fn new() -> Pace {
+        Pace {
+            next: POLL_INTERVAL,
+        }
+    }
+
+    /// Something came: poll again soon.
+    pub(crate) fn active(&mut self) {
+        self.next = POLL_INTERVAL;
+    }
+
+    /// Nothing came: how long to sleep now.
+    pub(crate) fn idle(&mut self) -> Duration {
+        let sleep = self.next;
+        self.next = (sleep * 2).min(POLL_INTERVAL_IDLE);
+        sleep
+    }
+
+    /// Sleeps as [`Pace::idle`] says.
+    pub(crate) fn sleep(&mut self) {
+        std::thread::sleep(self.idle());
+    }
+}
+
 /// A rank declared lost: who and when it was last heard from.
 #[derive(Debug, Clone)]
 pub struct LostRank {
@@ -205,10 +242,16 @@ impl Cluster {
             .send(self.world.as_raw(), rank, tag, bytes);
     }
 
+    /// Whether messages sent are still on their way out (they leave as the main thread polls).
+    pub(crate) fn sending(&self) -> bool {
+        !self.outbox.borrow().is_empty()
+    }
+
     /// Receives the next message with `tag` from `rank`, sleeping between polls and tending to
     /// heartbeats meanwhile. Rank 0 aborts if `rank` is lost before it answers.
     pub(crate) fn receive_polling(&self, rank: usize, tag: i32) -> Vec<u8> {
         let source = self.world.process_at_rank(rank as i32);
+        let mut pace = Pace::new();
         loop {
             if let Some(message) = source.immediate_matched_probe_with_tag(tag) {
                 self.heard(rank);
@@ -222,7 +265,7 @@ impl Cluster {
                     );
                 }
             }
-            std::thread::sleep(POLL_INTERVAL);
+            pace.sleep();
         }
     }
 
@@ -231,9 +274,10 @@ impl Cluster {
     pub fn busy<R: Send>(&self, step: impl FnOnce() -> R + Send) -> R {
         std::thread::scope(|scope| {
             let handle = scope.spawn(step);
+            let mut pace = Pace::new();
             while !handle.is_finished() {
                 self.tend();
-                std::thread::sleep(POLL_INTERVAL);
+                pace.sleep();
             }
             // A panic on the step's thread aborts the job in `tend`, so the step returned.
             handle.join().expect("the step returned")

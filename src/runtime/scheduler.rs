@@ -37,7 +37,7 @@ use mpi::topology::Communicator;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::costs::{cost_chunk, free_in, tail_pick, CostModel, Lane};
-use super::{decode, encode, failure, tag, Cluster, POLL_INTERVAL};
+use super::{decode, encode, failure, tag, Cluster, Pace};
 
 pub use super::costs::TaskCost;
 
@@ -258,6 +258,7 @@ fn relay<O: Serialize>(
 ) {
     let root = cluster.world().process_at_rank(0);
     let mut retired = false;
+    let (mut pace, mut woken_by) = (Pace::new(), None);
     loop {
         cluster.tend();
         if cluster.ended() {
@@ -276,7 +277,7 @@ fn relay<O: Serialize>(
                 }
             }
         }
-        while let Ok(event) = events.try_recv() {
+        while let Some(event) = next_event(&mut woken_by, events) {
             idle = false;
             if retired {
                 continue;
@@ -286,10 +287,31 @@ fn relay<O: Serialize>(
                 LocalEvent::Result(completed) => cluster.send(0, tag::RESULT, encode(&completed)),
             }
         }
-        if idle {
-            std::thread::sleep(POLL_INTERVAL);
-        }
+        woken_by = wait_for_event(&mut pace, idle && !cluster.sending(), events);
     }
+}
+
+/// The event the main thread woke up for, else the next one queued.
+fn next_event<O>(
+    woken_by: &mut Option<LocalEvent<O>>,
+    events: &mpsc::Receiver<LocalEvent<O>>,
+) -> Option<LocalEvent<O>> {
+    woken_by.take().or_else(|| events.try_recv().ok())
+}
+
+/// After a poll that found nothing and left nothing to send (`idle`), sleeps as `pace` says, but wakes at once for an
+/// event of this rank's compute thread, which it returns: messages from other ranks wait for the
+/// next poll, this rank's own requests and outputs do not.
+fn wait_for_event<O>(
+    pace: &mut Pace,
+    idle: bool,
+    events: &mpsc::Receiver<LocalEvent<O>>,
+) -> Option<LocalEvent<O>> {
+    if !idle {
+        pace.active();
+        return None;
+    }
+    events.recv_timeout(pace.idle()).ok()
 }
 
 /// Rank 0's main thread until every task is done and `more` gives none.
@@ -318,6 +340,7 @@ fn coordinate<O: DeserializeOwned>(
         }
     };
     let world = cluster.world();
+    let (mut pace, mut woken_by) = (Pace::new(), None);
     loop {
         book.at(epoch.elapsed().as_secs_f64());
         if book.all_done() {
@@ -359,7 +382,7 @@ fn coordinate<O: DeserializeOwned>(
                 assign(parked, chunk);
             }
         }
-        while let Ok(event) = events.try_recv() {
+        while let Some(event) = next_event(&mut woken_by, events) {
             idle = false;
             match event {
                 LocalEvent::Request => {
@@ -373,9 +396,7 @@ fn coordinate<O: DeserializeOwned>(
                 assign(parked, chunk);
             }
         }
-        if idle {
-            std::thread::sleep(POLL_INTERVAL);
-        }
+        woken_by = wait_for_event(&mut pace, idle && !cluster.sending(), events);
     }
 }
 
