@@ -287,7 +287,7 @@ fn relay<O: Serialize>(
                 LocalEvent::Result(completed) => cluster.send(0, tag::RESULT, encode(&completed)),
             }
         }
-        woken_by = wait_for_event(&mut pace, idle && !cluster.sending(), events);
+        woken_by = wait_for_event(&mut pace, (idle, cluster.sending()), events);
     }
 }
 
@@ -299,16 +299,19 @@ fn next_event<O>(
     woken_by.take().or_else(|| events.try_recv().ok())
 }
 
-/// After a poll that found nothing and left nothing to send (`idle`), sleeps as `pace` says, but wakes at once for an
-/// event of this rank's compute thread, which it returns: messages from other ranks wait for the
-/// next poll, this rank's own requests and outputs do not.
+/// After a poll that found nothing (`idle`), sleeps as `pace` says (short while messages are
+/// still going out, `sending`), but wakes at once for an event of this rank's compute thread,
+/// which it returns: messages from other ranks wait for the next poll, this rank's own requests
+/// and outputs do not. After a poll that found something, returns at once.
 fn wait_for_event<O>(
     pace: &mut Pace,
-    idle: bool,
+    (idle, sending): (bool, bool),
     events: &mpsc::Receiver<LocalEvent<O>>,
 ) -> Option<LocalEvent<O>> {
-    if !idle {
+    if !idle || sending {
         pace.active();
+    }
+    if !idle {
         return None;
     }
     events.recv_timeout(pace.idle()).ok()
@@ -396,7 +399,7 @@ fn coordinate<O: DeserializeOwned>(
                 assign(parked, chunk);
             }
         }
-        woken_by = wait_for_event(&mut pace, idle && !cluster.sending(), events);
+        woken_by = wait_for_event(&mut pace, (idle, cluster.sending()), events);
     }
 }
 
