@@ -308,8 +308,9 @@ const LOOKS_BEFORE_TAKING: u32 = 256;
 /// unclaimed, one at a time (the caller runs any slot no helper claimed). A claim names its
 /// loop's epoch and fails once a later loop has written the seat, and a loop ends only when
 /// all its slots are claimed and run, so no thread can run a slot of a loop that has ended.
-/// Epochs are 32-bit and wrap; they are compared by their difference, and no thread is ever
-/// more than one loop behind.
+/// Epochs are 32-bit and wrap; they are compared by their difference, which is right while no
+/// word is 2^31 loops older than the loop: a team lives for one solve, and the notebook's solves
+/// run some 10^5 loops (2^31 loops of 1 µs would be 36 minutes of one solve).
 struct Team {
     head: CachePadded<Head>,
     seats: Box<[Seat]>,
