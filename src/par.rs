@@ -396,16 +396,8 @@ impl Team {
         };
         let home = self.claim(epoch, 0, home_bits(0, self.threads(), slots), true);
         self.run_slots(home, &finish.ran);
-        let (mut backoff, mut all_claimed) = (Backoff::default(), false);
-        while !finish.all_ran() {
-            if !all_claimed && backoff.looks >= LOOKS_BEFORE_TAKING {
-                match self.take_late(epoch, slots, 0) {
-                    0 => all_claimed = true,
-                    taken => self.run_slots(taken, &finish.ran),
-                }
-            }
-            backoff.snooze();
-        }
+        self.take_late_while(epoch, slots, 0, &finish.ran, || !finish.all_ran());
+        wait_until(|| finish.all_ran());
         finish.complete = true;
     }
 
@@ -453,6 +445,29 @@ impl Team {
             .unwrap_or(0)
     }
 
+    /// Waits while `waiting()` says so; once it has waited a while, takes and runs the unclaimed
+    /// slots of loop `epoch` that other threads than `thief` own, one at a time, until all are
+    /// claimed.
+    fn take_late_while(
+        &self,
+        epoch: u32,
+        slots: u32,
+        thief: usize,
+        ran: &Tally,
+        waiting: impl Fn() -> bool,
+    ) {
+        let mut backoff = Backoff::default();
+        while waiting() {
+            if backoff.looks >= LOOKS_BEFORE_TAKING {
+                match self.take_late(epoch, slots, thief) {
+                    0 => return,
+                    taken => self.run_slots(taken, ran),
+                }
+            }
+            backoff.snooze();
+        }
+    }
+
     /// Runs the slots `claimed` (claimed by the calling thread in the loop the head holds) and
     /// counts them in `ran`, even when `work` panics.
     fn run_slots(&self, claimed: u32, ran: &Tally) {
@@ -497,17 +512,10 @@ impl Team {
                 true,
             );
             self.run_slots(home, &ran);
-            // Late threads' slots, if the next loop is slow to come, until all are claimed.
-            let mut backoff = Backoff::default();
-            while epoch_of(self.head.state.load(Ordering::Acquire)) == epoch {
-                if backoff.looks >= LOOKS_BEFORE_TAKING {
-                    match self.take_late(epoch, slots, thread) {
-                        0 => break,
-                        taken => self.run_slots(taken, &ran),
-                    }
-                }
-                backoff.snooze();
-            }
+            // Late threads' slots, if the next loop is slow to come.
+            self.take_late_while(epoch, slots, thread, &ran, || {
+                epoch_of(self.head.state.load(Ordering::Acquire)) == epoch
+            });
         }
     }
 }
