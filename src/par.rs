@@ -194,8 +194,8 @@ pub fn one_malloc_arena() {
 /// two or three scans of some 10,000 entries per iteration, thousands of iterations). Rayon
 /// lets an idle thread go to sleep after a few microseconds, and waking it for every scan cost
 /// more than the scan saved; a team's helpers instead spin (then yield) between loops, for as
-/// long as `work` runs, and [`run_pieces`] hands them each loop's pieces. Outside `work`, or with
-/// one thread, nothing changes.
+/// long as `work` runs, and [`run_pieces`] and [`each_share`] hand them each loop's work.
+/// Outside `work`, or with one thread, nothing changes.
 pub fn with_team<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     let threads = threads();
     if threads < 2 || TEAM.with(|t| !t.get().is_null()) {
@@ -268,6 +268,66 @@ pub fn map_pieces<R: Send + Clone + Default>(
     map_chunks_mut(&mut vec![(); pieces], 1, |p, _| work(p))
 }
 
+/// What one share of [`each_share`] reports: three words (a value's bits, an index, ...).
+pub type Words = [u64; 3];
+
+/// Runs `work(share, shares)` once for each share of the calling thread's team (`shares` is the
+/// team's thread count; share 0 runs on the caller), or of the pool, or once as the only share;
+/// the shares' reports in share order. For loops too short for [`run_pieces`]: a team hands
+/// `work` itself to its helpers, in the line that announces the loop, so a helper starts its
+/// share after one transfer of that line, and reports in a line of its own. Hence `work` is
+/// copied: `Copy`, of at most [`SHARE_JOB_BYTES`] bytes (a mutable slice goes in a [`Disjoint`]).
+/// Shares must be independent.
+pub fn each_share<F>(work: F) -> Vec<Words>
+where
+    F: Fn(usize, usize) -> Words + Copy + Sync,
+{
+    let team = TEAM.with(Cell::get);
+    if !team.is_null() {
+        // SAFETY: the pointer is set only while `with_team` holds the team, on this thread.
+        let team = unsafe { &*team };
+        if team.threads() <= SLOTS {
+            return team.each_share(work);
+        }
+    }
+    let shares = threads();
+    map_pieces(shares, |share| work(share, shares))
+}
+
+/// A mutable slice that the shares of [`each_share`] split among them, each taking its own
+/// range: `Copy`, so that a job that carries it can be copied to the helpers.
+#[derive(Clone, Copy)]
+pub struct Disjoint<'a, T> {
+    start: *mut T,
+    len: usize,
+    data: std::marker::PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: it hands out ranges of the slice, which the callers keep disjoint.
+unsafe impl<T: Send> Send for Disjoint<'_, T> {}
+unsafe impl<T: Send> Sync for Disjoint<'_, T> {}
+
+impl<'a, T> Disjoint<'a, T> {
+    pub fn new(data: &'a mut [T]) -> Self {
+        Disjoint {
+            start: data.as_mut_ptr(),
+            len: data.len(),
+            data: std::marker::PhantomData,
+        }
+    }
+
+    /// The items `range` of the slice.
+    ///
+    /// # Safety
+    /// No other reference to any of them is alive while the result is.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn range(&self, range: std::ops::Range<usize>) -> &'a mut [T] {
+        assert!(range.start <= range.end && range.end <= self.len);
+        // SAFETY: within the slice (asserted); exclusive as the caller promises.
+        unsafe { std::slice::from_raw_parts_mut(self.start.add(range.start), range.len()) }
+    }
+}
+
 struct SendPtr<T>(*mut T);
 // SAFETY: used only to hand disjoint chunks of one slice to the threads of `run_pieces`.
 unsafe impl<T: Send> Send for SendPtr<T> {}
@@ -296,10 +356,12 @@ const LOOKS_BEFORE_TAKING: u32 = 256;
 /// apart by who writes them:
 ///
 /// - `head`, written by the caller: the loop's epoch and slot count in one word (so a thread
-///   that reads one reads the other of the same loop), its job and piece count.
+///   that reads one reads the other of the same loop), its job and piece count, or for a loop
+///   of shares the job itself.
 /// - one `Seat` per thread: which of its home slots are claimed in which loop, written by the
 ///   thread itself (one compare-exchange per loop) or by one taking a slot from a late owner;
-///   and how many slots the thread ran in which loop, written by it alone.
+///   and its report: how many slots the thread ran in which loop, and its share's result,
+///   written by it alone.
 ///
 /// A loop of P pieces has S = min(P, 32) slots, each a run of consecutive pieces; thread t of
 /// T owns slots ⌈t·S/T⌉ to ⌈(t+1)·S/T⌉, so a loop over the same data gives each thread the same part
@@ -308,30 +370,84 @@ const LOOKS_BEFORE_TAKING: u32 = 256;
 /// unclaimed, one at a time (the caller runs any slot no helper claimed). A claim names its
 /// loop's epoch and fails once a later loop has written the seat, and a loop ends only when
 /// all its slots are claimed and run, so no thread can run a slot of a loop that has ended.
-/// Epochs are 32-bit and wrap; they are compared by their difference, which is right while no
-/// word is 2^31 loops older than the loop: a team lives for one solve, and the notebook's solves
-/// run some 10^5 loops (2^31 loops of 1 µs would be 36 minutes of one solve).
+/// A loop of shares ([`each_share`]) is a loop of T slots, one per thread, in which only the
+/// caller takes a late thread's slot. Epochs are 32-bit and wrap; they are compared by their
+/// difference, which is right while no word is 2^31 loops older than the loop: a team lives
+/// for one solve, and the notebook's solves run some 10^5 loops (2^31 loops of 1 µs would be
+/// 36 minutes of one solve).
 struct Team {
     head: CachePadded<Head>,
     seats: Box<[Seat]>,
     stop: AtomicBool,
+    /// A helper's share of a loop of shares panicked (the caller then panics too).
+    poisoned: AtomicBool,
 }
 
+/// Bytes of a job of [`each_share`] copied into the head, which fill its 128 bytes (as
+/// `CachePadded` aligns it) with the state, the job's call and a generic loop's job.
+pub const SHARE_JOB_BYTES: usize = 96;
+
+/// The slot count a head states for a loop of [`each_share`] (one share a thread).
+const SHARES: u32 = u32::MAX;
+
+/// In this order, so that the state and a loop of shares' job start the same line (the head
+/// fills two).
 #[derive(Default)]
+#[repr(C)]
 struct Head {
-    /// epoch << 32 | slots.
+    /// epoch << 32 | slots ([`SHARES`] for a loop of shares).
     state: AtomicU64,
+    /// A loop of shares: the address of [`run_share`] for its job's type, and the job's bytes.
+    share_call: AtomicUsize,
+    share_job: ShareJob,
     job: AtomicPtr<&'static (dyn Fn(usize) + Sync)>,
     pieces: AtomicUsize,
 }
+
+/// The bytes of the job of a loop of shares: written by the caller before it announces the loop,
+/// read by a helper only once it has claimed its share, so never while written.
+struct ShareJob(std::cell::UnsafeCell<std::mem::MaybeUninit<[u8; SHARE_JOB_BYTES]>>);
+
+impl Default for ShareJob {
+    fn default() -> Self {
+        ShareJob(std::cell::UnsafeCell::new(std::mem::MaybeUninit::uninit()))
+    }
+}
+
+// SAFETY: see the type's note: the head's state orders the writes before the reads.
+unsafe impl Sync for ShareJob {}
 
 #[derive(Default)]
 struct Seat {
     /// epoch << 32 | the claimed bits of this thread's home slots in that loop.
     claims: CachePadded<AtomicU64>,
-    /// epoch << 32 | how many slots this thread ran in that loop.
-    ran: CachePadded<AtomicU64>,
+    report: CachePadded<Report>,
 }
+
+/// What a thread says of a loop, in a line of its own that only it writes.
+#[derive(Default)]
+struct Report {
+    /// epoch << 32 | how many slots this thread ran in that loop.
+    ran: AtomicU64,
+    /// The thread's share's report, in a loop of shares.
+    words: [AtomicU64; 3],
+}
+
+/// Runs share `share` of `shares` of the job of type `F` at `job`.
+///
+/// # Safety
+/// `job` holds the bytes of a live `F` (copied from one by [`Team::each_share`]).
+unsafe fn run_share<F: Fn(usize, usize) -> Words>(
+    job: *const u8,
+    share: usize,
+    shares: usize,
+) -> Words {
+    // SAFETY: as the caller promises; unaligned, as the bytes are.
+    let work: F = unsafe { std::ptr::read_unaligned(job.cast::<F>()) };
+    work(share, shares)
+}
+
+type ShareCall = unsafe fn(*const u8, usize, usize) -> Words;
 
 /// A word of a loop: its epoch in the high half, what it says of the loop in the low half.
 fn word(epoch: u32, low: u32) -> u64 {
@@ -369,6 +485,7 @@ impl Team {
             head: CachePadded::default(),
             seats: (0..threads).map(|_| Seat::default()).collect(),
             stop: AtomicBool::new(false),
+            poisoned: AtomicBool::new(false),
         }
     }
 
@@ -387,13 +504,7 @@ impl Team {
         self.head.pieces.store(pieces, Ordering::Relaxed);
         let slots = slots(pieces);
         self.head.state.store(word(epoch, slots), Ordering::Release);
-        let mut finish = Finish {
-            team: self,
-            epoch,
-            slots,
-            ran: Tally::default(),
-            complete: false,
-        };
+        let mut finish = Finish::new(self, epoch, slots);
         let home = self.claim(epoch, 0, home_bits(0, self.threads(), slots), true);
         self.run_slots(home, &finish.ran);
         self.take_late_while(epoch, slots, 0, &finish.ran, || !finish.all_ran());
@@ -501,9 +612,13 @@ impl Team {
             let state = self.head.state.load(Ordering::Acquire);
             let (epoch, slots) = (epoch_of(state), state as u32);
             seen = epoch;
+            if slots == SHARES {
+                self.help_share(thread, epoch);
+                continue;
+            }
             let ran = Tally {
                 count: Cell::new(0),
-                report: Some((&self.seats[thread].ran, epoch)),
+                report: Some((&self.seats[thread].report.ran, epoch)),
             };
             let home = self.claim(
                 epoch,
@@ -516,6 +631,104 @@ impl Team {
             self.take_late_while(epoch, slots, thread, &ran, || {
                 epoch_of(self.head.state.load(Ordering::Acquire)) == epoch
             });
+        }
+    }
+
+    /// Announces `work` as a loop of shares, runs share 0 and waits for the helpers' reports;
+    /// runs a late helper's share itself once it has waited a while (see [`each_share`]).
+    fn each_share<F>(&self, work: F) -> Vec<Words>
+    where
+        F: Fn(usize, usize) -> Words + Copy + Sync,
+    {
+        const { assert!(std::mem::size_of::<F>() <= SHARE_JOB_BYTES) };
+        let threads = self.threads();
+        let epoch = epoch_of(self.head.state.load(Ordering::Relaxed)).wrapping_add(1);
+        // SAFETY: `F` fits (asserted above), and no helper reads the bytes now: every share of
+        // the last loop has run. `Copy`, so the bytes are a valid `F` for as long as `work`
+        // lives, which is until every share of this loop has run (below, and `Finish` when
+        // unwinding).
+        unsafe { std::ptr::write_unaligned(self.head.share_job.0.get().cast::<F>(), work) };
+        let call: ShareCall = run_share::<F>;
+        self.head.share_call.store(call as usize, Ordering::Relaxed);
+        self.head
+            .state
+            .store(word(epoch, SHARES), Ordering::Release);
+        let slots = threads as u32;
+        let mut finish = Finish::new(self, epoch, slots);
+        let run_here = |share: usize| {
+            let _count = CountOnDrop(&finish.ran, 1);
+            work(share, threads)
+        };
+        // Share 0 is the caller's alone: it claims it only once run (a compare-exchange now
+        // would wait for the announcement to reach the helpers), so that `Finish`, unwinding
+        // from a panic after it, does not close it again; unwinding from one inside it, `Finish`
+        // closes it then.
+        let mut reports = Vec::with_capacity(threads);
+        reports.push(work(0, threads));
+        self.claim(epoch, 0, home_bits(0, threads, slots), true);
+        finish.ran.add(1);
+        reports.resize(threads, [0; 3]);
+        // Every helper's share.
+        let mut pending = u32::MAX >> (SLOTS - threads) & !1;
+        let mut backoff = Backoff::default();
+        while pending != 0 {
+            let share = pending.trailing_zeros() as usize;
+            let report = &self.seats[share].report;
+            if report.ran.load(Ordering::Acquire) == word(epoch, 1) {
+                reports[share] = report.words.each_ref().map(|w| w.load(Ordering::Relaxed));
+                pending &= pending - 1;
+            } else if backoff.looks >= LOOKS_BEFORE_TAKING
+                && self.claim(epoch, share, home_bits(share, threads, slots), true) != 0
+            {
+                reports[share] = run_here(share);
+                pending &= pending - 1;
+            } else {
+                backoff.snooze();
+            }
+        }
+        finish.complete = true;
+        assert!(
+            !self.poisoned.load(Ordering::Relaxed),
+            "a thread of the team panicked"
+        );
+        reports
+    }
+
+    /// Runs this thread's share of loop `epoch` (a loop of shares) unless the caller took it.
+    fn help_share(&self, thread: usize, epoch: u32) {
+        let threads = self.threads();
+        if self.claim(
+            epoch,
+            thread,
+            home_bits(thread, threads, threads as u32),
+            true,
+        ) == 0
+        {
+            return;
+        }
+        /// Reports the share as run however it ends, so that the caller never waits for it.
+        struct Reported<'a>(&'a Team, &'a Report, u32);
+        impl Drop for Reported<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.poisoned.store(true, Ordering::Relaxed);
+                }
+                self.1.ran.store(word(self.2, 1), Ordering::Release);
+            }
+        }
+        let report = &self.seats[thread].report;
+        let _reported = Reported(self, report, epoch);
+        // SAFETY: the caller stored the address of `run_share::<F>` and the bytes of a live `F`
+        // before the head state that announced this loop, and changes neither until every share
+        // of it has run; this one is claimed, so it has not.
+        let words = unsafe {
+            let call = std::mem::transmute::<usize, ShareCall>(
+                self.head.share_call.load(Ordering::Relaxed),
+            );
+            call(self.head.share_job.0.get().cast::<u8>(), thread, threads)
+        };
+        for (stored, word) in report.words.iter().zip(words) {
+            stored.store(word, Ordering::Relaxed);
         }
     }
 }
@@ -555,11 +768,21 @@ struct Finish<'a> {
     complete: bool,
 }
 
-impl Finish<'_> {
+impl<'a> Finish<'a> {
+    fn new(team: &'a Team, epoch: u32, slots: u32) -> Self {
+        Finish {
+            team,
+            epoch,
+            slots,
+            ran: Tally::default(),
+            complete: false,
+        }
+    }
+
     fn all_ran(&self) -> bool {
         let helpers: u32 = self.team.seats[1..]
             .iter()
-            .map(|seat| seat.ran.load(Ordering::Acquire))
+            .map(|seat| seat.report.ran.load(Ordering::Acquire))
             .filter(|&ran| epoch_of(ran) == self.epoch)
             .map(|ran| ran as u32)
             .sum();
@@ -658,8 +881,9 @@ mod tests {
         for threads in [2, 3] {
             Pool::new(threads).unwrap().install(|| {
                 with_team(|| {
-                    let mut data = vec![0u64; 1000];
+                    let (mut data, mut shared) = (vec![0u64; 1000], vec![0u64; 777]);
                     let (runs, mut want_runs) = (AtomicUsize::new(0), 0);
+                    let share_runs = AtomicUsize::new(0);
                     for round in 0..ROUNDS {
                         let n = PIECES[round as usize % PIECES.len()];
                         for _ in 0..10 {
@@ -672,17 +896,41 @@ mod tests {
                         map_chunks_mut(&mut data, 64, |c, chunk| {
                             chunk.iter_mut().for_each(|v| *v += c as u64 + 1)
                         });
+                        check_share_loop(round, &mut shared, &share_runs, threads);
                     }
                     let want: Vec<u64> = (0..1000).map(|i| ROUNDS * (i / 64 + 1)).collect();
                     assert_eq!(data, want);
                     assert_eq!(runs.into_inner(), want_runs, "pieces run more than once");
+                    assert!(shared.iter().all(|&v| v == ROUNDS), "shares run once each");
+                    assert_eq!(share_runs.into_inner(), ROUNDS as usize * threads);
                 })
             });
         }
     }
 
-    /// A helper that never comes (its pool thread is busy elsewhere): the others take its slots,
-    /// and every piece of every loop still runs once.
+    /// A loop of shares as the solver runs one: each share adds one to its own range of `data`
+    /// and reports which share of how many it was, in which round; the reports come in share
+    /// order, one a thread.
+    fn check_share_loop(round: u64, data: &mut [u64], runs: &AtomicUsize, threads: usize) {
+        let len = data.len();
+        let data = Disjoint::new(data);
+        let reports = each_share(move |share, shares| {
+            runs.fetch_add(1, Ordering::Relaxed);
+            let range = share * len / shares..(share + 1) * len / shares;
+            // SAFETY: the shares' ranges are disjoint.
+            unsafe { data.range(range) }
+                .iter_mut()
+                .for_each(|v| *v += 1);
+            [share as u64, shares as u64, round]
+        });
+        let want: Vec<Words> = (0..threads as u64)
+            .map(|share| [share, threads as u64, round])
+            .collect();
+        assert_eq!(reports, want);
+    }
+
+    /// A helper that never comes (its pool thread is busy elsewhere): the others take its slots
+    /// and the caller its shares, and every piece and share of every loop still runs once.
     #[test]
     fn a_team_short_of_a_helper_runs_every_piece_once() {
         let pool = Pool::new(3).unwrap();
@@ -705,6 +953,9 @@ mod tests {
                             (0..pieces).map(|_| AtomicUsize::new(0)).collect();
                         map_pieces(pieces, |p| ran[p].fetch_add(1, Ordering::Relaxed));
                         assert!(ran.iter().all(|r| r.load(Ordering::Relaxed) == 1));
+                        let mut data = vec![round; 100];
+                        check_share_loop(round, &mut data, &AtomicUsize::new(0), 3);
+                        assert!(data.iter().all(|&v| v == round + 1));
                     }
                 });
                 release.send(()).unwrap();
@@ -712,27 +963,36 @@ mod tests {
         });
     }
 
-    /// A panic inside a loop, on whichever thread, ends the team's work with that panic instead
-    /// of leaving a thread waiting.
+    /// A panic inside a loop of pieces or of shares, on whichever thread, ends the team's work
+    /// with that panic instead of leaving a thread waiting or the caller going on with a report
+    /// never made.
     #[test]
     fn a_panic_in_a_team_loop_does_not_hang() {
         let pool = Pool::new(2).unwrap();
-        for bad in [0, 5] {
+        for (shares, bad) in [(false, 0), (false, 5), (true, 0), (true, 1)] {
             let ended = pool.install(|| {
                 std::panic::catch_unwind(|| {
                     with_team(|| {
-                        for _ in 0..100 {
-                            map_pieces(8, |p| {
-                                assert!(p != bad, "piece {p}");
+                        for round in 0..100 {
+                            let slow = move |part: usize| {
+                                assert!(round < 50 || part != bad, "part {part}");
                                 std::thread::sleep(std::time::Duration::from_micros(100));
-                            });
+                            };
+                            if shares {
+                                each_share(move |share, _| {
+                                    slow(share);
+                                    [0; 3]
+                                });
+                            } else {
+                                map_pieces(8, slow);
+                            }
                         }
                     })
                 })
             });
             assert!(
                 ended.is_err(),
-                "piece {bad} panicked, so the work must end in a panic"
+                "part {bad} panicked (shares: {shares}), so the work must end in a panic"
             );
         }
     }

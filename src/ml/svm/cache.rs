@@ -26,8 +26,8 @@ use super::lanes::KernelValue;
 use super::spread::kernel_row_spread;
 
 const NONE: u32 = u32::MAX;
-/// Positions per piece when exchanges are applied to every cached row.
-const SWAP_PIECE: usize = 512;
+/// Cached rows per piece when exchanges are applied to every cached row.
+const SWAP_PIECE: usize = 64;
 
 /// Kernel rows of a fixed set of training rows under a fixed kernel, cached within a memory bound.
 #[derive(Debug, Clone)]
@@ -268,19 +268,23 @@ impl<V: KernelValue> KernelCache<V> {
             return;
         }
         let spans: Vec<(usize, usize)> = pairs.iter().map(|&(a, b)| (a.min(b), a.max(b))).collect();
-        let straddling = crate::par::map_chunks_mut(&mut self.rows, SWAP_PIECE, |c, rows| {
+        // Cut by cached rows, not by positions: the rows cached are mostly those of the active
+        // positions, at the front, and cut by positions they fell to one thread.
+        let mut cached: Vec<(usize, &mut Vec<V>)> = self
+            .rows
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, row)| !row.is_empty())
+            .collect();
+        let straddling = crate::par::map_chunks_mut(&mut cached, SWAP_PIECE, |_, rows| {
             let mut straddling = vec![];
-            for (i, row) in rows
-                .iter_mut()
-                .enumerate()
-                .filter(|(_, row)| !row.is_empty())
-            {
+            for (p, row) in rows {
                 let len = row.len();
                 for &(lo, hi) in &spans {
                     if len > hi {
                         row.swap(lo, hi);
                     } else if len > lo {
-                        straddling.push(c * SWAP_PIECE + i);
+                        straddling.push(*p);
                         break;
                     }
                 }
