@@ -10,7 +10,7 @@
 //! ([`par::each_share`]), which a team hands over in the line that announces the loop: with the
 //! team's pieces instead (two per thread, each thread's found through a closure on the caller's
 //! stack, and results in a vector), two threads sped one solve's scans up 1.0–1.2× on 4,096
-//! rows and 1.5–1.6× on 13,333; with shares, 1.3–1.4× and 1.6–1.7× (`ceiling`). Short loops, or
+//! rows and 1.5–1.6× on 13,333; with shares, 1.3–1.4× and 1.6–1.8× (`ceiling`). Short loops, or
 //! one thread, run the serial loop itself.
 
 use crate::par;
