@@ -245,15 +245,14 @@ pub fn map_chunks_mut<T: Send, R: Send + Clone + Default>(
 ) -> Vec<R> {
     let (len, piece) = (data.len(), piece.max(1));
     let mut out = vec![R::default(); len.div_ceil(piece)];
-    let (data, results) = (SendPtr(data.as_mut_ptr()), SendPtr(out.as_mut_ptr()));
-    run_pieces(out.len(), &|c| {
+    let pieces = out.len();
+    let (data, results) = (Disjoint::new(data), Disjoint::new(&mut out));
+    run_pieces(pieces, &|c| {
         let start = c * piece;
-        // SAFETY: the chunks are disjoint ranges of `data` and each index runs once, while
-        // `data` and `out` stay borrowed until every piece has run.
+        // SAFETY: the chunks are disjoint ranges of `data` and each index runs once.
         unsafe {
-            let chunk =
-                std::slice::from_raw_parts_mut(data.get().add(start), piece.min(len - start));
-            *results.get().add(c) = work(c, chunk);
+            let chunk = data.range(start..start + piece.min(len - start));
+            results.range(c..c + 1)[0] = work(c, chunk);
         }
     });
     out
@@ -294,8 +293,8 @@ where
     map_pieces(shares, |share| work(share, shares))
 }
 
-/// A mutable slice that the shares of [`each_share`] split among them, each taking its own
-/// range: `Copy`, so that a job that carries it can be copied to the helpers.
+/// A mutable slice that the parts of a parallel loop split among them, each taking its own
+/// range: `Copy`, so that a job of [`each_share`] that carries it can be copied to the helpers.
 #[derive(Clone, Copy)]
 pub struct Disjoint<'a, T> {
     start: *mut T,
@@ -325,16 +324,6 @@ impl<'a, T> Disjoint<'a, T> {
         assert!(range.start <= range.end && range.end <= self.len);
         // SAFETY: within the slice (asserted); exclusive as the caller promises.
         unsafe { std::slice::from_raw_parts_mut(self.start.add(range.start), range.len()) }
-    }
-}
-
-struct SendPtr<T>(*mut T);
-// SAFETY: used only to hand disjoint chunks of one slice to the threads of `run_pieces`.
-unsafe impl<T: Send> Send for SendPtr<T> {}
-unsafe impl<T: Send> Sync for SendPtr<T> {}
-impl<T> SendPtr<T> {
-    fn get(&self) -> *mut T {
-        self.0
     }
 }
 
